@@ -1,0 +1,459 @@
+'use strict';
+
+const { EventEmitter } = require('node:events');
+const net = require('node:net');
+const dns = require('node:dns');
+const { NativeServer } = require('../binding');
+const { codes, connResetException, fromNative } = require('./errors');
+const { IncomingMessage } = require('./incoming');
+const { ServerResponse } = require('./response');
+const { connRecord } = require('./socket');
+const wire = require('./wire');
+const { kConn } = require('./symbols');
+
+const kNative = Symbol('native');
+const kState = Symbol('state');
+const kExchanges = Symbol('exchanges');
+const kConns = Symbol('conns');
+const kWriter = Symbol('writer');
+const kFlushScheduled = Symbol('flushScheduled');
+const kFinishingList = Symbol('finishingList');
+const kOnEvents = Symbol('onEvents');
+const kOnClosed = Symbol('onClosed');
+
+const IDLE = 0;
+const LISTENING = 1;
+const CLOSING = 2;
+
+function validateInteger(value, name, min = 0, max = Number.MAX_SAFE_INTEGER) {
+  if (typeof value !== 'number') throw codes.ERR_INVALID_ARG_TYPE(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw codes.ERR_OUT_OF_RANGE(name, 'an integer', value);
+  if (value < min || value > max) throw codes.ERR_OUT_OF_RANGE(name, `>= ${min} && <= ${max}`, value);
+  return value;
+}
+
+function option(options, name, fallback, min, max) {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  return validateInteger(value, `options.${name}`, min, max);
+}
+
+function validatePort(port) {
+  const n = typeof port === 'string' && port.trim() !== '' ? Number(port) : port;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw codes.ERR_SOCKET_BAD_PORT('Port', port);
+  }
+  return n;
+}
+
+// A drop-in for node:http's Server, serving HTTP/1.1 and h2c from Rust.
+class Server extends EventEmitter {
+  constructor(options, requestListener) {
+    super();
+    if (typeof options === 'function') {
+      requestListener = options;
+      options = {};
+    } else if (options == null) {
+      options = {};
+    } else if (typeof options !== 'object') {
+      throw codes.ERR_INVALID_ARG_TYPE('options', 'of type object', options);
+    }
+    if (requestListener !== undefined && typeof requestListener !== 'function') {
+      throw codes.ERR_INVALID_ARG_TYPE('requestListener', 'of type function', requestListener);
+    }
+    this.keepAliveTimeout = option(options, 'keepAliveTimeout', 5000);
+    this.headersTimeout = option(options, 'headersTimeout', 60000);
+    this.requestTimeout = option(options, 'requestTimeout', 300000);
+    this.maxHeaderSize = option(options, 'maxHeaderSize', 16384, 1);
+    this.shutdownTimeout = options.shutdownTimeout == null
+      ? undefined : validateInteger(options.shutdownTimeout, 'options.shutdownTimeout');
+    const h2 = options.http2 == null ? {} : options.http2;
+    if (typeof h2 !== 'object') throw codes.ERR_INVALID_ARG_TYPE('options.http2', 'of type object', h2);
+    this.http2 = {
+      maxConcurrentStreams: option(h2, 'maxConcurrentStreams', 200, 1, 2 ** 31 - 1),
+      initialWindowSize: option(h2, 'initialWindowSize', 65535, 1, 2 ** 31 - 1),
+    };
+    this.timeout = 0;
+    this.maxHeadersCount = null;
+    this.maxRequestsPerSocket = 0;
+    this[kNative] = null;
+    this[kState] = IDLE;
+    this[kExchanges] = new Map();
+    this[kConns] = new Map();
+    this[kWriter] = new wire.OpWriter();
+    this[kFlushScheduled] = false;
+    this[kFinishingList] = [];
+    this[kOnEvents] = () => this._drainEvents();
+    this[kOnClosed] = () => this._closed();
+    if (requestListener) this.on('request', requestListener);
+  }
+
+  get listening() {
+    return this[kState] === LISTENING;
+  }
+
+  listen(...args) {
+    let cb = typeof args[args.length - 1] === 'function' ? args.pop() : undefined;
+    let port = 0;
+    let host;
+    let backlog = 511;
+    const first = args[0];
+    if (first !== null && typeof first === 'object') {
+      if (first.path !== undefined) throw codes.ERR_INVALID_ARG_VALUE('options.path', first.path, 'is not supported (TCP only)');
+      if (first.port !== undefined) port = validatePort(first.port);
+      host = first.host;
+      if (first.backlog !== undefined) backlog = first.backlog;
+    } else {
+      if (first !== undefined && first !== null) {
+        if (typeof first === 'string' && Number.isNaN(Number(first))) {
+          throw codes.ERR_INVALID_ARG_VALUE('path', first, 'is not supported (TCP only)');
+        }
+        port = validatePort(first);
+      }
+      if (typeof args[1] === 'string') {
+        host = args[1];
+        if (typeof args[2] === 'number') backlog = args[2];
+      } else if (typeof args[1] === 'number') {
+        backlog = args[1];
+      }
+    }
+    if (host !== undefined && host !== null && typeof host !== 'string') {
+      throw codes.ERR_INVALID_ARG_TYPE('host', 'of type string', host);
+    }
+    backlog = Number.isInteger(backlog) && backlog > 0 ? backlog : 511;
+    if (this[kState] !== IDLE) throw codes.ERR_SERVER_ALREADY_LISTEN();
+    if (cb) this.once('listening', cb);
+    if (!host) {
+      // Like Node: `::` (which also takes IPv4) where IPv6 exists.
+      if (!this._bind('::', port, backlog, true)) this._bind('0.0.0.0', port, backlog, false);
+    } else if (net.isIP(host)) {
+      this._bind(host, port, backlog, false);
+    } else {
+      dns.lookup(host, (err, address) => {
+        if (err) {
+          this.emit('error', err);
+          return;
+        }
+        this._bind(address, port, backlog, false);
+      });
+    }
+    return this;
+  }
+
+  // Binds synchronously, as Node does for IP hosts: `listening` and
+  // `address()` are valid as soon as listen() returns.
+  _bind(host, port, backlog, quietFailure) {
+    const opts = {
+      keepAliveTimeout: this.keepAliveTimeout,
+      headersTimeout: this.headersTimeout,
+      requestTimeout: this.requestTimeout,
+      maxHeaderSize: this.maxHeaderSize,
+      maxConcurrentStreams: this.http2.maxConcurrentStreams,
+      initialWindowSize: this.http2.initialWindowSize,
+      backlog,
+    };
+    let native;
+    try {
+      native = NativeServer.listen(host, port, opts, this[kOnEvents], this[kOnClosed]);
+    } catch (e) {
+      const err = fromNative(e, host, port);
+      if (quietFailure && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL' || err.code === 'EINVAL')) {
+        return false;
+      }
+      process.nextTick(() => this.emit('error', err));
+      return true;
+    }
+    this[kNative] = native;
+    this[kState] = LISTENING;
+    process.nextTick(() => {
+      if (this[kNative] === native) this.emit('listening');
+    });
+    return true;
+  }
+
+  address() {
+    const native = this[kNative];
+    if (native === null || this[kState] !== LISTENING) return null;
+    const [address, family, port] = native.address();
+    return { address, family, port };
+  }
+
+  getConnections(cb) {
+    const n = this[kNative] ? this[kNative].connections() : 0;
+    if (typeof cb === 'function') process.nextTick(cb, null, n);
+    return this;
+  }
+
+  close(cb) {
+    if (typeof cb === 'function') {
+      if (this[kState] !== LISTENING) {
+        this.once('close', () => cb(codes.ERR_SERVER_NOT_RUNNING()));
+      } else {
+        this.once('close', cb);
+      }
+    }
+    if (this[kState] === LISTENING) {
+      this[kState] = CLOSING;
+      this[kNative].close();
+    } else if (this[kState] === IDLE) {
+      process.nextTick(() => this.emit('close'));
+    }
+    return this;
+  }
+
+  setTimeout(msecs, callback) {
+    this.timeout = msecs;
+    if (callback) this.on('timeout', callback);
+    return this;
+  }
+
+  ref() {
+    return this;
+  }
+
+  unref() {
+    return this;
+  }
+
+  [Symbol.asyncDispose]() {
+    return new Promise((resolve, reject) => {
+      if (this[kState] === IDLE) {
+        resolve();
+        return;
+      }
+      this.close((err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  // ---- internals used by lib/ ----
+
+  _writer() {
+    this._scheduleFlush();
+    return this[kWriter];
+  }
+
+  _scheduleFlush() {
+    if (this[kFlushScheduled]) return;
+    this[kFlushScheduled] = true;
+    queueMicrotask(() => this._flush());
+  }
+
+  _flush() {
+    this[kFlushScheduled] = false;
+    const native = this[kNative];
+    const writer = this[kWriter];
+    if (native !== null) {
+      writer.flushTo(native);
+    } else {
+      writer.pos = 0;
+      writer.chunks = [];
+    }
+    const finishing = this[kFinishingList];
+    if (finishing.length > 0) {
+      this[kFinishingList] = [];
+      process.nextTick(finishAll, this, finishing);
+    }
+  }
+
+  _finishing(res) {
+    this[kFinishingList].push(res);
+    this._scheduleFlush();
+  }
+
+  _demand(id) {
+    this[kWriter].simple(wire.OP_DEMAND, id);
+    this._scheduleFlush();
+  }
+
+  _abort(id) {
+    if (!this[kExchanges].has(id)) return;
+    this[kExchanges].delete(id);
+    this[kWriter].simple(wire.OP_ABORT, id);
+    this._scheduleFlush();
+  }
+
+  _destroyConnection(connId) {
+    for (const [id, res] of this[kExchanges]) {
+      if (res.req[kConn].id === connId) {
+        this._abort(id);
+        abortExchange(res);
+      }
+    }
+  }
+
+  _drainEvents() {
+    const native = this[kNative];
+    if (native === null) return;
+    const buf = native.drain();
+    const len = buf.length;
+    const exchanges = this[kExchanges];
+    let p = 0;
+    let thrown;
+    while (p < len) {
+      const type = buf[p];
+      const id = u32(buf, p + 1);
+      switch (type) {
+        case wire.EV_REQUEST: {
+          const conn = this[kConns].get(u32(buf, p + 5));
+          const version = buf[p + 9];
+          const hasBody = (buf[p + 10] & wire.REQ_HAS_BODY) !== 0;
+          const mlen = buf[p + 11];
+          const method = methodAt(buf, p + 12, mlen);
+          let q = p + 12 + mlen;
+          const ulen = u32(buf, q);
+          const url = buf.latin1Slice(q + 4, q + 4 + ulen);
+          q += 4 + ulen;
+          const hlen = u32(buf, q);
+          p = q + 4 + hlen;
+          const req = new IncomingMessage(this, id, conn || orphanConn, method, url, version, hasBody, buf, q + 4, p);
+          const res = new ServerResponse(this, req, id);
+          exchanges.set(id, res);
+          try {
+            this.emit('request', req, res);
+          } catch (err) {
+            // As in node:http a throwing handler is an uncaught exception;
+            // the rest of this batch is still dispatched first.
+            thrown ??= [];
+            thrown.push(err);
+          }
+          break;
+        }
+        case wire.EV_BODY: {
+          const n = u32(buf, p + 5);
+          const res = exchanges.get(id);
+          if (res !== undefined) res.req._onBody(buf.subarray(p + 9, p + 9 + n));
+          p += 9 + n;
+          break;
+        }
+        case wire.EV_END: {
+          const res = exchanges.get(id);
+          if (res !== undefined) {
+            res.req._onEnd();
+            if (res.writableFinished) exchanges.delete(id);
+          }
+          p += 5;
+          break;
+        }
+        case wire.EV_ABORT: {
+          const res = exchanges.get(id);
+          if (res !== undefined) {
+            exchanges.delete(id);
+            abortExchange(res);
+          }
+          p += 5;
+          break;
+        }
+        case wire.EV_DRAIN: {
+          const res = exchanges.get(id);
+          if (res !== undefined) res._onDrain();
+          p += 5;
+          break;
+        }
+        case wire.EV_CONN_OPEN: {
+          let q = p + 5;
+          const llen = buf[q];
+          const localAddress = buf.latin1Slice(q + 1, q + 1 + llen);
+          q += 1 + llen;
+          const localPort = buf[q] | (buf[q + 1] << 8);
+          q += 2;
+          const rlen = buf[q];
+          const remoteAddress = buf.latin1Slice(q + 1, q + 1 + rlen);
+          q += 1 + rlen;
+          const remotePort = buf[q] | (buf[q + 1] << 8);
+          p = q + 2;
+          const conn = connRecord(id, localAddress, localPort, remoteAddress, remotePort);
+          this[kConns].set(id, conn);
+          if (this.listenerCount('connection') > 0) {
+            const { socketFor } = require('./socket');
+            this.emit('connection', socketFor(this, conn));
+          }
+          break;
+        }
+        case wire.EV_CONN_CLOSE: {
+          const conn = this[kConns].get(id);
+          if (conn !== undefined) {
+            this[kConns].delete(id);
+            conn.closed = true;
+            if (conn.socket !== null) conn.socket._closed();
+          }
+          p += 5;
+          break;
+        }
+        default:
+          // A record we do not know means the two sides disagree: stop
+          // rather than misread the rest.
+          throw new Error(`lastcall: unknown event record ${type}`);
+      }
+    }
+    if (thrown) {
+      for (const err of thrown) process.nextTick(() => { throw err; });
+    }
+  }
+
+  _closed() {
+    // Take the last events first: they may finish exchanges.
+    this._drainEvents();
+    this._flush();
+    this[kNative] = null;
+    this[kState] = IDLE;
+    for (const res of this[kExchanges].values()) abortExchange(res);
+    this[kExchanges].clear();
+    for (const conn of this[kConns].values()) {
+      conn.closed = true;
+      if (conn.socket !== null) conn.socket._closed();
+    }
+    this[kConns].clear();
+    this.emit('close');
+  }
+}
+
+const orphanConn = connRecord(0, '', 0, '', 0);
+orphanConn.closed = true;
+
+function u32(buf, p) {
+  return (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) + buf[p + 3] * 0x1000000;
+}
+
+function methodAt(buf, p, n) {
+  // The common methods are shared strings rather than fresh allocations.
+  if (n === 3 && buf[p] === 71 && buf[p + 1] === 69 && buf[p + 2] === 84) return 'GET';
+  if (n === 4 && buf[p] === 80 && buf[p + 1] === 79 && buf[p + 2] === 83) return 'POST';
+  return buf.latin1Slice(p, p + n);
+}
+
+function abortExchange(res) {
+  const req = res.req;
+  if (!req.complete || !req.readableEnded) {
+    if (!req.destroyed) req.destroy(connResetException('aborted'));
+  }
+  if (!res.writableFinished) res._closeAfterAbort();
+}
+
+function finishAll(server, list) {
+  const exchanges = server[kExchanges];
+  for (const res of list) {
+    if (res.destroyed) continue;
+    res._onFinish();
+    const req = res.req;
+    const dumped = req._dump();
+    if (dumped || req.complete) exchanges.delete(res.req[require('./symbols').kId]);
+    if (!req._readableState_closed) {
+      // Node emits 'close' on req once the exchange is over.
+      if (dumped || req.complete) emitReqClose(req);
+    }
+  }
+}
+
+function emitReqClose(req) {
+  const { kStream } = require('./symbols');
+  if (req[kStream]) {
+    // A stream that is read to the end closes itself (autoDestroy); one
+    // that was dumped is ended above and closes when consumed or now.
+    if (!req.destroyed && req.readableEnded) return;
+    if (!req.destroyed && !req.readableFlowing) req.resume();
+    return;
+  }
+  req.emit('close');
+}
+
+module.exports = { Server };

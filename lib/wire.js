@@ -1,0 +1,153 @@
+'use strict';
+
+// The binary records exchanged with the native side. Must agree byte for
+// byte with src/core/wire.rs.
+
+const EV_REQUEST = 1;
+const EV_BODY = 2;
+const EV_END = 3;
+const EV_ABORT = 4;
+const EV_DRAIN = 5;
+const EV_CONN_OPEN = 6;
+const EV_CONN_CLOSE = 7;
+const REQ_HAS_BODY = 1;
+
+const OP_HEAD = 1;
+const OP_DATA = 2;
+const OP_DEMAND = 3;
+const OP_ABORT = 4;
+const HEAD_END = 1;
+const DATA_END = 1;
+const DATA_WANT_DRAIN = 2;
+const DATA_EXTERNAL = 4;
+
+// Chunks at least this large travel as their own Buffer instead of being
+// copied into the op buffer: the native side copies them exactly once.
+const EXTERNAL_MIN = 16 * 1024;
+
+// Accumulates ops for one flush. Reused across flushes: the native side
+// copies what it needs synchronously.
+class OpWriter {
+  constructor() {
+    this.buf = Buffer.allocUnsafe(64 * 1024);
+    this.pos = 0;
+    this.chunks = [];
+  }
+
+  get empty() {
+    return this.pos === 0;
+  }
+
+  reserve(n) {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  u8(v) {
+    this.buf[this.pos++] = v;
+  }
+
+  u16(v) {
+    this.buf.writeUInt16LE(v, this.pos);
+    this.pos += 2;
+  }
+
+  u32(v) {
+    this.buf.writeUInt32LE(v, this.pos);
+    this.pos += 4;
+  }
+
+  // Writes a latin1 string prefixed by its length (u16 or u32).
+  latin1(str, wide) {
+    const len = str.length;
+    if (wide) this.u32(len); else this.u16(len);
+    this.pos += this.buf.latin1Write(str, this.pos, len);
+  }
+
+  // `headers` is a flat array [name, value, name, value, ...] of strings.
+  head(id, status, end, reason, headers) {
+    let size = 12 + (reason ? reason.length : 0);
+    for (let i = 0; i < headers.length; i++) size += headers[i].length + 4;
+    this.reserve(size);
+    this.u8(OP_HEAD);
+    this.u32(id);
+    this.u16(status);
+    this.u8(end ? HEAD_END : 0);
+    this.latin1(reason || '', false);
+    this.u16(headers.length >>> 1);
+    for (let i = 0; i < headers.length; i += 2) {
+      this.latin1(headers[i], false);
+      this.latin1(headers[i + 1], true);
+    }
+  }
+
+  // `chunk` is a string (with `encoding`) or a Uint8Array. Returns its byte length.
+  data(id, chunk, encoding, end, wantDrain) {
+    const flags = (end ? DATA_END : 0) | (wantDrain ? DATA_WANT_DRAIN : 0);
+    if (typeof chunk === 'string') {
+      const len = Buffer.byteLength(chunk, encoding);
+      if (len >= EXTERNAL_MIN) return this.data(id, Buffer.from(chunk, encoding), undefined, end, wantDrain);
+      this.reserve(10 + len);
+      this.u8(OP_DATA);
+      this.u32(id);
+      this.u8(flags);
+      this.u32(len);
+      this.pos += this.buf.write(chunk, this.pos, len, encoding);
+      return len;
+    }
+    const len = chunk ? chunk.byteLength : 0;
+    if (len >= EXTERNAL_MIN) {
+      this.reserve(10);
+      this.u8(OP_DATA);
+      this.u32(id);
+      this.u8(flags | DATA_EXTERNAL);
+      this.u32(this.chunks.length);
+      this.chunks.push(chunk);
+      return len;
+    }
+    this.reserve(10 + len);
+    this.u8(OP_DATA);
+    this.u32(id);
+    this.u8(flags);
+    this.u32(len);
+    if (len > 0) {
+      this.buf.set(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, len), this.pos);
+      this.pos += len;
+    }
+    return len;
+  }
+
+  simple(op, id) {
+    this.reserve(5);
+    this.u8(op);
+    this.u32(id);
+  }
+
+  // Hands everything to `native.flush` and resets.
+  flushTo(native) {
+    if (this.pos === 0) return;
+    const meta = this.buf.subarray(0, this.pos);
+    const chunks = this.chunks;
+    this.pos = 0;
+    this.chunks = [];
+    native.flush(meta, chunks);
+  }
+}
+
+module.exports = {
+  EV_REQUEST,
+  EV_BODY,
+  EV_END,
+  EV_ABORT,
+  EV_DRAIN,
+  EV_CONN_OPEN,
+  EV_CONN_CLOSE,
+  REQ_HAS_BODY,
+  OP_DEMAND,
+  OP_ABORT,
+  OpWriter,
+};

@@ -1,0 +1,114 @@
+//! `NativeServer`: the class lib/server.js drives.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use napi::bindgen_prelude::{Buffer, Function};
+use napi_derive::napi;
+
+use crate::binding::doorbell::JsDoorbell;
+use crate::binding::error::to_js;
+use crate::core::config::{self, Config};
+use crate::core::server::Server;
+
+/// Server options, validated by lib/ with Node's rules. Times are in
+/// milliseconds; 0 means no limit.
+#[napi(object)]
+pub struct NativeOptions {
+    /// Idle keep-alive timeout for HTTP/1.1 connections.
+    pub keep_alive_timeout: f64,
+    /// Time allowed to receive a request head.
+    pub headers_timeout: f64,
+    /// Time allowed to receive a whole request.
+    pub request_timeout: f64,
+    /// Largest request head in bytes.
+    pub max_header_size: u32,
+    /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS.
+    pub max_concurrent_streams: u32,
+    /// HTTP/2 initial stream window size.
+    pub initial_window_size: u32,
+    /// Listen backlog.
+    pub backlog: i32,
+}
+
+impl From<NativeOptions> for Config {
+    fn from(o: NativeOptions) -> Config {
+        Config {
+            keep_alive_timeout: config::millis(o.keep_alive_timeout),
+            headers_timeout: config::millis(o.headers_timeout),
+            request_timeout: config::millis(o.request_timeout),
+            max_header_size: o.max_header_size as usize,
+            h2_max_concurrent_streams: o.max_concurrent_streams,
+            h2_initial_window_size: o.initial_window_size.clamp(1, (1 << 31) - 1),
+            backlog: o.backlog,
+        }
+    }
+}
+
+/// A listening server on its own I/O thread. Used only through lib/server.js.
+#[napi]
+pub struct NativeServer {
+    inner: Server,
+}
+
+#[napi]
+impl NativeServer {
+    /// Binds `host:port` and starts serving. `onEvents` is called (weakly)
+    /// when events are waiting for `drain()`; `onClosed` once, when the server
+    /// has fully closed.
+    #[napi(factory, catch_unwind)]
+    pub fn listen(
+        host: String,
+        port: u32,
+        options: NativeOptions,
+        on_events: Function<(), ()>,
+        on_closed: Function<(), ()>,
+    ) -> napi::Result<Self> {
+        let ring = on_events
+            .build_threadsafe_function()
+            .weak::<true>()
+            .build()?;
+        let closed = on_closed.build_threadsafe_function().build()?;
+        let doorbell = Arc::new(JsDoorbell::new(ring, closed));
+        let port =
+            u16::try_from(port).map_err(|_| napi::Error::from_reason("port out of range"))?;
+        let inner = Server::listen(&host, port, options.into(), doorbell).map_err(to_js)?;
+        Ok(NativeServer { inner })
+    }
+
+    /// The bound address as `[address, family, port]`.
+    #[napi(catch_unwind)]
+    pub fn address(&self) -> (String, String, u32) {
+        let a = self.inner.local_addr();
+        let family = if a.is_ipv4() { "IPv4" } else { "IPv6" };
+        (a.ip().to_string(), family.to_string(), u32::from(a.port()))
+    }
+
+    /// Takes every pending event record as one Buffer.
+    #[napi(catch_unwind)]
+    pub fn drain(&self) -> Buffer {
+        Buffer::from(self.inner.drain())
+    }
+
+    /// Hands one flush of response parts to the I/O thread.
+    #[napi(catch_unwind)]
+    pub fn flush(&self, meta: &[u8], chunks: Vec<&[u8]>) -> napi::Result<()> {
+        let external = chunks
+            .into_iter()
+            .map(|c| Some(Bytes::copy_from_slice(c)))
+            .collect();
+        self.inner.submit(meta, external).map_err(to_js)
+    }
+
+    /// Stops accepting and releases the port before returning.
+    #[napi(catch_unwind)]
+    pub fn close(&self) -> napi::Result<()> {
+        self.inner.close().map_err(to_js)
+    }
+
+    /// Connections currently open.
+    #[napi(catch_unwind)]
+    pub fn connections(&self) -> u32 {
+        self.inner.connections() as u32
+    }
+}

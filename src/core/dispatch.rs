@@ -1,0 +1,144 @@
+//! The two mailboxes between the I/O thread and the JS thread.
+//!
+//! DESIGN §3: the per-request cost is dominated by thread hand-off, so each
+//! direction wakes the other side only when its mailbox goes from empty to
+//! non-empty, and the other side takes everything in one go.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::core::wire::Op;
+
+/// What the core needs from its host (the napi binding, or a test).
+pub trait Doorbell: Send + Sync + 'static {
+    /// Events are waiting in the outbox. Called only when the outbox goes
+    /// from empty to non-empty; must not block.
+    fn ring(&self);
+    /// The server is fully closed: the listener is gone and every connection
+    /// has ended. Called exactly once, as the I/O thread's last act.
+    fn closed(&self);
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave these plain buffers
+    // half-updated in a way that matters more than losing the server, so
+    // poisoning is ignored rather than turned into a second panic.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Events from the I/O thread to JS, as one growing byte buffer.
+pub struct Outbox {
+    buf: Mutex<Vec<u8>>,
+    doorbell: Arc<dyn Doorbell>,
+}
+
+impl Outbox {
+    /// An empty outbox that rings `doorbell`.
+    pub fn new(doorbell: Arc<dyn Doorbell>) -> Self {
+        Outbox {
+            buf: Mutex::new(Vec::with_capacity(16 * 1024)),
+            doorbell,
+        }
+    }
+
+    /// Appends records with `write` and rings if the outbox was empty.
+    pub fn push(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        let was_empty = {
+            let mut buf = lock(&self.buf);
+            let was_empty = buf.is_empty();
+            write(&mut buf);
+            was_empty && !buf.is_empty()
+        };
+        // Ring outside the lock: the doorbell may take its own locks.
+        if was_empty {
+            self.doorbell.ring();
+        }
+    }
+
+    /// Takes every pending record.
+    pub fn take(&self) -> Vec<u8> {
+        let mut buf = lock(&self.buf);
+        let cap = buf.capacity().clamp(4096, 256 * 1024);
+        std::mem::replace(&mut *buf, Vec::with_capacity(cap))
+    }
+
+    /// Tells the host the server is fully closed.
+    pub fn closed(&self) {
+        self.doorbell.closed();
+    }
+}
+
+/// Instructions from JS to the I/O thread.
+#[derive(Default)]
+pub struct Inbox {
+    ops: Mutex<Vec<Op>>,
+    notify: Notify,
+}
+
+impl Inbox {
+    /// Queues `ops` and wakes the pump. One wake per flush from JS.
+    pub fn submit(&self, ops: Vec<Op>) {
+        if ops.is_empty() {
+            return;
+        }
+        lock(&self.ops).extend(ops);
+        self.notify.notify_one();
+    }
+
+    /// Waits until ops are queued, then takes them all.
+    pub async fn next(&self) -> Vec<Op> {
+        loop {
+            let ops = std::mem::take(&mut *lock(&self.ops));
+            if !ops.is_empty() {
+                return ops;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct Counter(AtomicUsize);
+    impl Doorbell for Counter {
+        fn ring(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn closed(&self) {}
+    }
+
+    #[test]
+    fn rings_only_when_the_outbox_goes_from_empty_to_non_empty() {
+        let bell = Arc::new(Counter::default());
+        let out = Outbox::new(bell.clone());
+        out.push(|b| b.push(1));
+        out.push(|b| b.push(2));
+        out.push(|_| {});
+        assert_eq!(bell.0.load(Ordering::SeqCst), 1);
+        assert_eq!(out.take(), vec![1, 2]);
+        out.push(|_| {});
+        assert_eq!(
+            bell.0.load(Ordering::SeqCst),
+            1,
+            "an empty push does not ring"
+        );
+        out.push(|b| b.push(3));
+        assert_eq!(bell.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn inbox_wakeup_is_never_lost() {
+        let inbox = Arc::new(Inbox::default());
+        inbox.submit(vec![Op::Demand { id: 1 }]);
+        assert_eq!(inbox.next().await, vec![Op::Demand { id: 1 }]);
+        let i2 = inbox.clone();
+        let t = std::thread::spawn(move || i2.submit(vec![Op::Abort { id: 2 }]));
+        assert_eq!(inbox.next().await, vec![Op::Abort { id: 2 }]);
+        let _ = t.join();
+    }
+}

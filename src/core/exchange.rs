@@ -1,0 +1,478 @@
+//! Exchanges: one request and its response, from the moment hyper hands us
+//! the request until the response body is dropped.
+//!
+//! Lives on the I/O thread only (`Rc`, no locks). JS refers to an exchange by
+//! its `u32` id; ops for an id that is gone are ignored, because the client
+//! may vanish at any moment while JS is still writing.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
+use http_body::Body;
+use hyper::body::Incoming;
+use tokio::sync::{oneshot, Notify};
+
+use crate::core::body::{Aborted, Pipe, ResBody};
+use crate::core::conn::ConnState;
+use crate::core::dispatch::Outbox;
+use crate::core::wire::{self, Op, Put};
+
+/// How much request body the I/O thread may read ahead of JS per demand.
+const READ_AHEAD: usize = 256 * 1024;
+
+/// Request-body read-ahead credit, shared by an exchange and its reader task.
+#[derive(Default)]
+struct Credit {
+    bytes: Cell<usize>,
+    stop: Cell<bool>,
+    notify: Notify,
+}
+
+enum ReqBody {
+    /// No body, or it has been read to the end.
+    Done,
+    /// A body JS has not asked for yet.
+    Idle(Incoming),
+    /// A reader task is feeding JS.
+    Reading(Rc<Credit>),
+}
+
+struct Exchange {
+    respond: Option<oneshot::Sender<Response<ResBody>>>,
+    pipe: Option<Rc<RefCell<Pipe>>>,
+    body: ReqBody,
+    conn: Rc<ConnState>,
+    response_done: bool,
+}
+
+/// All live exchanges of one server.
+pub struct Hub {
+    outbox: Arc<Outbox>,
+    exchanges: RefCell<HashMap<u32, Exchange>>,
+    next_id: Cell<u32>,
+}
+
+/// Tells the hub when a response body is dropped or drained.
+pub struct ExchangeGuard {
+    hub: Rc<Hub>,
+    id: u32,
+}
+
+impl ExchangeGuard {
+    /// hyper dropped the body; `clean` if it was delivered whole.
+    pub fn response_closed(self, clean: bool) {
+        self.hub.response_closed(self.id, clean);
+    }
+
+    /// The buffered body was taken after JS asked to hear of it.
+    pub fn drained(&self) {
+        let id = self.id;
+        self.hub.outbox.push(|b| {
+            b.put_u8(wire::EV_DRAIN);
+            b.put_u32(id);
+        });
+    }
+}
+
+/// Connection-specific headers that HTTP/2 forbids (RFC 9113 §8.2.2). Node's
+/// compatibility API drops them with a warning; we drop them silently.
+fn h2_forbidden(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+}
+
+impl Hub {
+    /// A hub whose events go to `outbox`.
+    pub fn new(outbox: Arc<Outbox>) -> Rc<Hub> {
+        Rc::new(Hub {
+            outbox,
+            exchanges: RefCell::new(HashMap::new()),
+            next_id: Cell::new(1),
+        })
+    }
+
+    /// The number of exchanges whose response is still open.
+    pub fn len(&self) -> usize {
+        self.exchanges.borrow().len()
+    }
+
+    /// True when no exchange is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn alloc_id(&self) -> u32 {
+        let map = self.exchanges.borrow();
+        loop {
+            let id = self.next_id.get();
+            self.next_id.set(id.wrapping_add(1).max(1));
+            if !map.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Serves one request: announces it to JS and waits for the response head.
+    pub async fn serve(
+        self: Rc<Self>,
+        conn: Rc<ConnState>,
+        req: Request<Incoming>,
+    ) -> Result<Response<ResBody>, Aborted> {
+        let id = self.alloc_id();
+        let (tx, rx) = oneshot::channel();
+        let (parts, incoming) = req.into_parts();
+        let has_body = !incoming.is_end_stream();
+        self.outbox
+            .push(|b| encode_request(b, id, conn.id, &parts, has_body));
+        conn.begin();
+        let body = if has_body {
+            ReqBody::Idle(incoming)
+        } else {
+            ReqBody::Done
+        };
+        self.exchanges.borrow_mut().insert(
+            id,
+            Exchange {
+                respond: Some(tx),
+                pipe: None,
+                body,
+                conn,
+                response_done: false,
+            },
+        );
+        // If hyper drops this future (the client went away before the
+        // response head), the guard reports the abort.
+        let pending = Pending {
+            hub: self.clone(),
+            id,
+            armed: true,
+        };
+        let result = rx.await;
+        pending.disarm();
+        result.map_err(|_| Aborted)
+    }
+
+    /// Applies a batch of ops from JS, in order.
+    pub fn apply(self: &Rc<Self>, ops: Vec<Op>) {
+        let mut ops = ops.into_iter().peekable();
+        while let Some(op) = ops.next() {
+            match op {
+                Op::Head {
+                    id,
+                    status,
+                    reason,
+                    headers,
+                    end,
+                } => {
+                    // `res.end(data)` before the head went out: the next op
+                    // completes the body, so send it whole with a length.
+                    let whole = match ops.peek() {
+                        Some(Op::Data {
+                            id: next,
+                            end: true,
+                            ..
+                        }) if *next == id && !end => match ops.next() {
+                            Some(Op::Data { chunk, .. }) => Some(chunk),
+                            _ => None,
+                        },
+                        _ if end => Some(Bytes::new()),
+                        _ => None,
+                    };
+                    self.respond(id, status, reason, headers, whole);
+                }
+                Op::Data {
+                    id,
+                    chunk,
+                    end,
+                    want_drain,
+                } => {
+                    if let Some(pipe) = self
+                        .exchanges
+                        .borrow()
+                        .get(&id)
+                        .and_then(|e| e.pipe.clone())
+                    {
+                        pipe.borrow_mut().push(chunk, end, want_drain);
+                    }
+                }
+                Op::Demand { id } => self.demand(id),
+                Op::Abort { id } => self.abort(id, false),
+            }
+        }
+    }
+
+    fn respond(
+        self: &Rc<Self>,
+        id: u32,
+        status: u16,
+        reason: Option<Bytes>,
+        headers: Vec<(Bytes, Bytes)>,
+        whole: Option<Bytes>,
+    ) {
+        let mut map = self.exchanges.borrow_mut();
+        let Some(ex) = map.get_mut(&id) else { return };
+        let Some(tx) = ex.respond.take() else { return };
+        let h2 = ex.conn.h2;
+        let guard = ExchangeGuard {
+            hub: self.clone(),
+            id,
+        };
+        let body = match whole {
+            Some(bytes) => ResBody::full(bytes, guard),
+            None => {
+                let pipe = Rc::new(RefCell::new(Pipe::default()));
+                ex.pipe = Some(pipe.clone());
+                ResBody::pipe(pipe, guard)
+            }
+        };
+        drop(map);
+        let mut res = Response::new(body);
+        *res.status_mut() =
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let map = res.headers_mut();
+        map.reserve(headers.len());
+        for (name, value) in headers {
+            // lib/ validated names and values with Node's rules; anything
+            // that still fails here is skipped rather than sent broken.
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(&name),
+                HeaderValue::from_maybe_shared(value),
+            ) else {
+                continue;
+            };
+            if h2 && h2_forbidden(&name) {
+                continue;
+            }
+            map.append(name, value);
+        }
+        if let (false, Some(reason)) = (h2, reason) {
+            if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(&reason[..]) {
+                res.extensions_mut().insert(reason);
+            }
+        }
+        // A closed receiver means hyper already dropped the request; its
+        // Pending guard has reported the abort.
+        let _ = tx.send(res);
+    }
+
+    fn demand(self: &Rc<Self>, id: u32) {
+        let mut map = self.exchanges.borrow_mut();
+        let Some(ex) = map.get_mut(&id) else { return };
+        match std::mem::replace(&mut ex.body, ReqBody::Done) {
+            ReqBody::Idle(incoming) => {
+                let credit = Rc::new(Credit::default());
+                credit.bytes.set(READ_AHEAD);
+                ex.body = ReqBody::Reading(credit.clone());
+                tokio::task::spawn_local(read_body(self.clone(), id, incoming, credit));
+            }
+            ReqBody::Reading(credit) => {
+                credit.bytes.set(READ_AHEAD);
+                credit.notify.notify_one();
+                ex.body = ReqBody::Reading(credit);
+            }
+            ReqBody::Done => {}
+        }
+    }
+
+    /// Ends an exchange early: JS destroyed it, or the server is forcing.
+    /// `notify_js` sends EV_ABORT (not needed when JS asked for it).
+    pub fn abort(&self, id: u32, notify_js: bool) {
+        let Some(ex) = self.exchanges.borrow_mut().remove(&id) else {
+            return;
+        };
+        self.finish(id, ex, notify_js);
+    }
+
+    fn finish(&self, id: u32, ex: Exchange, notify_js: bool) {
+        let Exchange {
+            respond,
+            pipe,
+            body,
+            conn,
+            response_done,
+        } = ex;
+        // Dropping the sender fails the service future: hyper closes the
+        // HTTP/1.1 connection or resets the HTTP/2 stream.
+        drop(respond);
+        if let Some(p) = pipe {
+            p.borrow_mut().abort();
+        }
+        if let ReqBody::Reading(credit) = body {
+            credit.stop.set(true);
+            credit.notify.notify_one();
+        }
+        if !response_done {
+            conn.end();
+        }
+        if notify_js {
+            self.outbox.push(|b| {
+                b.put_u8(wire::EV_ABORT);
+                b.put_u32(id);
+            });
+        }
+    }
+
+    fn response_closed(&self, id: u32, clean: bool) {
+        let mut map = self.exchanges.borrow_mut();
+        let Some(ex) = map.get_mut(&id) else { return };
+        if !clean {
+            let ex = map.remove(&id);
+            drop(map);
+            if let Some(ex) = ex {
+                self.finish(id, ex, true);
+            }
+            return;
+        }
+        ex.response_done = true;
+        ex.conn.end();
+        match &ex.body {
+            // Still feeding a reader: let it finish without limits, as Node
+            // keeps `req` readable after the response.
+            ReqBody::Reading(credit) => {
+                credit.bytes.set(usize::MAX);
+                credit.notify.notify_one();
+            }
+            // JS never read the body: dropping it lets hyper discard the rest
+            // and keep the connection reusable.
+            ReqBody::Idle(_) | ReqBody::Done => {
+                map.remove(&id);
+            }
+        }
+    }
+
+    fn reader_done(&self, id: u32) {
+        let mut map = self.exchanges.borrow_mut();
+        if let Some(ex) = map.get_mut(&id) {
+            ex.body = ReqBody::Done;
+            if ex.response_done {
+                map.remove(&id);
+            }
+        }
+    }
+
+    /// Ids of every open exchange (for forcing them at a deadline).
+    pub fn ids(&self) -> Vec<u32> {
+        self.exchanges.borrow().keys().copied().collect()
+    }
+}
+
+struct Pending {
+    hub: Rc<Hub>,
+    id: u32,
+    armed: bool,
+}
+
+impl Pending {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.armed {
+            self.hub.abort(self.id, true);
+        }
+    }
+}
+
+async fn read_body(hub: Rc<Hub>, id: u32, mut body: Incoming, credit: Rc<Credit>) {
+    loop {
+        while credit.bytes.get() == 0 && !credit.stop.get() {
+            credit.notify.notified().await;
+        }
+        if credit.stop.get() {
+            break;
+        }
+        match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(frame)) => {
+                // Trailers are not passed on (documented difference).
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                if data.is_empty() {
+                    continue;
+                }
+                credit
+                    .bytes
+                    .set(credit.bytes.get().saturating_sub(data.len()));
+                hub.outbox.push(|b| {
+                    b.put_u8(wire::EV_BODY);
+                    b.put_u32(id);
+                    b.put_u32(data.len() as u32);
+                    b.put_bytes(&data);
+                });
+            }
+            Some(Err(_)) => {
+                hub.abort(id, true);
+                return;
+            }
+            None => {
+                hub.outbox.push(|b| {
+                    b.put_u8(wire::EV_END);
+                    b.put_u32(id);
+                });
+                break;
+            }
+        }
+    }
+    hub.reader_done(id);
+}
+
+fn encode_request(
+    b: &mut Vec<u8>,
+    id: u32,
+    conn: u32,
+    parts: &http::request::Parts,
+    has_body: bool,
+) {
+    let version = match parts.version {
+        Version::HTTP_10 => 10,
+        Version::HTTP_09 => 9,
+        Version::HTTP_2 => 20,
+        _ => 11,
+    };
+    let method = parts.method.as_str().as_bytes();
+    let uri = &parts.uri;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    b.put_u8(wire::EV_REQUEST);
+    b.put_u32(id);
+    b.put_u32(conn);
+    b.put_u8(version);
+    b.put_u8(if has_body { wire::REQ_HAS_BODY } else { 0 });
+    b.put_u8(method.len().min(255) as u8);
+    b.put_bytes(&method[..method.len().min(255)]);
+    // HTTP/1.1 absolute-form targets (proxies) reach JS whole, as in Node.
+    if version != 20 && uri.scheme().is_some() {
+        let s = uri.to_string();
+        b.put_u32(s.len() as u32);
+        b.put_bytes(s.as_bytes());
+    } else {
+        b.put_u32(path.len() as u32);
+        b.put_bytes(path.as_bytes());
+    }
+    let at = b.len();
+    b.put_u32(0);
+    if version == 20 {
+        wire::put_header(b, b":method", method);
+        wire::put_header(b, b":path", path.as_bytes());
+        wire::put_header(b, b":scheme", uri.scheme_str().unwrap_or("http").as_bytes());
+        if let Some(a) = uri.authority() {
+            wire::put_header(b, b":authority", a.as_str().as_bytes());
+        }
+    }
+    for (name, value) in parts.headers.iter() {
+        wire::put_header(b, name.as_str().as_bytes(), value.as_bytes());
+    }
+    let len = (b.len() - at - 4) as u32;
+    b[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}

@@ -1,0 +1,234 @@
+//! A running server: the listener, the I/O thread and its runtime, and the
+//! control handle JS holds.
+
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::core::config::Config;
+use crate::core::conn::{self, Shared};
+use crate::core::dispatch::{Doorbell, Inbox, Outbox};
+use crate::core::error::{Error, Result};
+use crate::core::exchange::Hub;
+use crate::core::tracker::Tracker;
+use crate::core::wire;
+
+enum Control {
+    /// Stop accepting, release the port, then acknowledge.
+    Close(std_mpsc::SyncSender<()>),
+}
+
+/// State shared between the JS thread and the I/O thread.
+struct Common {
+    outbox: Arc<Outbox>,
+    inbox: Inbox,
+    tracker: Arc<Tracker>,
+}
+
+/// A listening server. Dropping it does not stop it; call [`Server::close`].
+pub struct Server {
+    common: Arc<Common>,
+    control: mpsc::UnboundedSender<Control>,
+    local_addr: SocketAddr,
+    closing: Mutex<bool>,
+}
+
+fn bind(addr: SocketAddr, backlog: i32) -> Result<std::net::TcpListener> {
+    let listen_err = |syscall| move |source| Error::Listen { syscall, source };
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let socket =
+        Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(listen_err("socket"))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(listen_err("setsockopt"))?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        // `::` accepts IPv4 too, as Node's default listen does.
+        let _ = socket.set_only_v6(false);
+    }
+    socket.bind(&addr.into()).map_err(listen_err("listen"))?;
+    socket.listen(backlog).map_err(listen_err("listen"))?;
+    socket.set_nonblocking(true).map_err(listen_err("listen"))?;
+    Ok(socket.into())
+}
+
+impl Server {
+    /// Binds `host:port` and starts the I/O thread. Events go to `doorbell`.
+    pub fn listen(
+        host: &str,
+        port: u16,
+        config: Config,
+        doorbell: Arc<dyn Doorbell>,
+    ) -> Result<Server> {
+        let ip: IpAddr = host
+            .parse()
+            .map_err(|_| Error::InvalidHost(host.to_string()))?;
+        let listener = bind(SocketAddr::new(ip, port), config.backlog)?;
+        let local_addr = listener.local_addr().map_err(|source| Error::Listen {
+            syscall: "listen",
+            source,
+        })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Thread)?;
+        let common = Arc::new(Common {
+            outbox: Arc::new(Outbox::new(doorbell)),
+            inbox: Inbox::default(),
+            tracker: Arc::new(Tracker::default()),
+        });
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let c = common.clone();
+        std::thread::Builder::new()
+            .name("lastcall-io".into())
+            .spawn(move || {
+                let outbox = c.outbox.clone();
+                let run = std::panic::AssertUnwindSafe(|| {
+                    let local = tokio::task::LocalSet::new();
+                    local.block_on(&runtime, io_main(c, listener, config, control_rx));
+                    // Dropping the LocalSet here ends what is left (readers
+                    // of bodies nobody will take) before we report closed.
+                    drop(local);
+                    drop(runtime);
+                });
+                // A panic must not leave JS waiting forever for 'close'.
+                let _ = std::panic::catch_unwind(run);
+                outbox.closed();
+            })
+            .map_err(Error::Thread)?;
+        Ok(Server {
+            common,
+            control,
+            local_addr,
+            closing: Mutex::new(false),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Connections currently open (counted from accept to socket close).
+    pub fn connections(&self) -> usize {
+        self.common.tracker.open()
+    }
+
+    /// Takes every pending event record.
+    pub fn drain(&self) -> Vec<u8> {
+        self.common.outbox.take()
+    }
+
+    /// Queues one flush of response parts from JS.
+    pub fn submit(&self, meta: &[u8], external: Vec<Option<bytes::Bytes>>) -> Result<()> {
+        let ops = wire::decode_ops(meta, external)?;
+        self.common.inbox.submit(ops);
+        Ok(())
+    }
+
+    /// Starts closing: when this returns the port is released (DESIGN C1).
+    /// The host hears [`Doorbell::closed`] once every connection has ended.
+    pub fn close(&self) -> Result<()> {
+        {
+            let mut closing = self.closing.lock().unwrap_or_else(|e| e.into_inner());
+            if *closing {
+                return Err(Error::NotRunning);
+            }
+            *closing = true;
+        }
+        let (ack, acked) = std_mpsc::sync_channel(1);
+        if self.control.send(Control::Close(ack)).is_ok() {
+            // The I/O thread drops the listener and answers at once; the
+            // bound only matters if that thread is gone or wedged.
+            let _ = acked.recv_timeout(Duration::from_secs(5));
+        }
+        Ok(())
+    }
+}
+
+async fn pump(hub: Rc<Hub>, common: Arc<Common>) {
+    loop {
+        let ops = common.inbox.next().await;
+        hub.apply(ops);
+    }
+}
+
+async fn io_main(
+    common: Arc<Common>,
+    listener: std::net::TcpListener,
+    config: Config,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) {
+    let hub = Hub::new(common.outbox.clone());
+    let pump = tokio::task::spawn_local(pump(hub.clone(), common.clone()));
+    let shared = Rc::new(Shared::new(hub, config));
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let mut next_conn: u32 = 0;
+    let mut accept = |stream: tokio::net::TcpStream, remote: SocketAddr| {
+        next_conn = next_conn.wrapping_add(1);
+        let id = next_conn;
+        let local = stream.local_addr().unwrap_or(remote);
+        common
+            .outbox
+            .push(|b| wire::put_conn_open(b, id, local, remote));
+        let guard = common.tracker.track(id, common.outbox.clone());
+        tokio::task::spawn_local(conn::serve(
+            shared.clone(),
+            stream,
+            id,
+            closing_rx.clone(),
+            guard,
+        ));
+    };
+    match TcpListener::from_std(listener) {
+        Ok(listener) => loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, remote)) => accept(stream, remote),
+                    // Out of descriptors or a connection reset before we took
+                    // it: back off briefly instead of spinning.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                },
+                cmd = control.recv() => {
+                    let ack = match cmd {
+                        Some(Control::Close(ack)) => Some(ack),
+                        None => None,
+                    };
+                    // Connections the kernel already accepted into the backlog
+                    // are taken and served as closing, not reset (DESIGN C1).
+                    // The std listener is non-blocking: accept until WouldBlock.
+                    if let Ok(std_listener) = listener.into_std() {
+                        while let Ok((stream, remote)) = std_listener.accept() {
+                            let stream = stream.set_nonblocking(true).and_then(|()| tokio::net::TcpStream::from_std(stream));
+                            if let Ok(stream) = stream {
+                                accept(stream, remote);
+                            }
+                        }
+                    }
+                    let _ = closing_tx.send(true);
+                    if let Some(ack) = ack {
+                        let _ = ack.send(());
+                    }
+                    break;
+                }
+            }
+        },
+        Err(_) => {
+            // Without a reactor registration nothing can be served; wait for
+            // close() so JS sees the usual lifecycle.
+            if let Some(Control::Close(ack)) = control.recv().await {
+                let _ = ack.send(());
+            }
+        }
+    }
+    common.tracker.wait_zero().await;
+    pump.abort();
+}

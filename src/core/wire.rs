@@ -1,0 +1,304 @@
+//! The two binary record formats that cross the thread boundary.
+//!
+//! Events (I/O thread → JS) are appended to one byte buffer that JS drains
+//! in a single native call; ops (JS → I/O thread) arrive as one byte buffer
+//! per flush. Both are little-endian, length-prefixed and documented here and
+//! in `lib/wire.js`, which must agree with this file byte for byte.
+
+use bytes::Bytes;
+use std::net::SocketAddr;
+
+use crate::core::error::{Error, Result};
+
+/// A request head: `u32 id, u32 conn, u8 version, u8 flags, u8 method_len,
+/// method, u32 url_len, url, u32 block_len, block` where the block repeats
+/// `u16 name_len, name, u32 value_len, value`.
+pub const EV_REQUEST: u8 = 1;
+/// A request body chunk: `u32 id, u32 len, bytes`.
+pub const EV_BODY: u8 = 2;
+/// The request body ended: `u32 id`.
+pub const EV_END: u8 = 3;
+/// The exchange was aborted (client gone, stream reset, forced close): `u32 id`.
+pub const EV_ABORT: u8 = 4;
+/// The response body buffer drained after JS asked to hear of it: `u32 id`.
+pub const EV_DRAIN: u8 = 5;
+/// A connection was accepted: `u32 conn, u8 len, local ip text, u16 local
+/// port, u8 len, remote ip text, u16 remote port`.
+pub const EV_CONN_OPEN: u8 = 6;
+/// A connection's socket closed and its task ended: `u32 conn`.
+pub const EV_CONN_CLOSE: u8 = 7;
+
+/// Request flag: a body follows (EV_BODY … EV_END).
+pub const REQ_HAS_BODY: u8 = 1;
+
+/// Response head: `u32 id, u16 status, u8 flags, u16 reason_len, reason,
+/// u16 count, (u16 name_len, name, u32 value_len, value)*`.
+pub const OP_HEAD: u8 = 1;
+/// Response body data: `u32 id, u8 flags`, then `u32 index` into the
+/// external chunk list if `DATA_EXTERNAL`, else `u32 len, bytes`.
+pub const OP_DATA: u8 = 2;
+/// JS wants more request body: `u32 id`.
+pub const OP_DEMAND: u8 = 3;
+/// JS destroyed the exchange (`res.destroy()`): `u32 id`.
+pub const OP_ABORT: u8 = 4;
+
+/// Head flag: the response has no body beyond what follows in this flush.
+pub const HEAD_END: u8 = 1;
+/// Data flag: this is the last chunk.
+pub const DATA_END: u8 = 1;
+/// Data flag: send EV_DRAIN once the buffered body has been taken by hyper.
+pub const DATA_WANT_DRAIN: u8 = 2;
+/// Data flag: the bytes are in the external chunk list.
+pub const DATA_EXTERNAL: u8 = 4;
+
+/// Appends little-endian primitives to an event buffer.
+pub trait Put {
+    /// Appends one byte.
+    fn put_u8(&mut self, v: u8);
+    /// Appends a little-endian u16.
+    fn put_u16(&mut self, v: u16);
+    /// Appends a little-endian u32.
+    fn put_u32(&mut self, v: u32);
+    /// Appends raw bytes.
+    fn put_bytes(&mut self, v: &[u8]);
+}
+
+impl Put for Vec<u8> {
+    fn put_u8(&mut self, v: u8) {
+        self.push(v);
+    }
+    fn put_u16(&mut self, v: u16) {
+        self.extend_from_slice(&v.to_le_bytes());
+    }
+    fn put_u32(&mut self, v: u32) {
+        self.extend_from_slice(&v.to_le_bytes());
+    }
+    fn put_bytes(&mut self, v: &[u8]) {
+        self.extend_from_slice(v);
+    }
+}
+
+/// Appends one header to a request's header block.
+pub fn put_header(block: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    // Names are bounded by the head size limit, far below u16::MAX.
+    block.put_u16(name.len().min(u16::MAX as usize) as u16);
+    block.put_bytes(&name[..name.len().min(u16::MAX as usize)]);
+    block.put_u32(value.len() as u32);
+    block.put_bytes(value);
+}
+
+/// Appends an EV_CONN_OPEN record: addresses travel as text, formatted
+/// as Node formats them (RFC 5952, `::ffff:a.b.c.d` for mapped IPv4).
+pub fn put_conn_open(buf: &mut Vec<u8>, conn: u32, local: SocketAddr, remote: SocketAddr) {
+    buf.put_u8(EV_CONN_OPEN);
+    buf.put_u32(conn);
+    for addr in [local, remote] {
+        let ip = addr.ip().to_string();
+        buf.put_u8(ip.len() as u8);
+        buf.put_bytes(ip.as_bytes());
+        buf.put_u16(addr.port());
+    }
+}
+
+/// One decoded instruction from JS.
+#[derive(Debug, PartialEq)]
+pub enum Op {
+    /// Send the response head.
+    Head {
+        /// Exchange id.
+        id: u32,
+        /// Status code.
+        status: u16,
+        /// Custom reason phrase (HTTP/1.1 only).
+        reason: Option<Bytes>,
+        /// Header names (as JS gave them) and values.
+        headers: Vec<(Bytes, Bytes)>,
+        /// No body follows beyond data in this same flush.
+        end: bool,
+    },
+    /// Send body bytes.
+    Data {
+        /// Exchange id.
+        id: u32,
+        /// The bytes (may be empty when only `end` matters).
+        chunk: Bytes,
+        /// This is the last chunk.
+        end: bool,
+        /// JS wants EV_DRAIN once hyper has taken the buffered bytes.
+        want_drain: bool,
+    },
+    /// JS wants more of the request body.
+    Demand {
+        /// Exchange id.
+        id: u32,
+    },
+    /// JS destroyed the exchange.
+    Abort {
+        /// Exchange id.
+        id: u32,
+    },
+}
+
+struct Reader {
+    buf: Bytes,
+    pos: usize,
+}
+
+impl Reader {
+    fn take(&mut self, n: usize) -> Result<Bytes> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
+        let end = end.ok_or(Error::Wire(self.pos))?;
+        let out = self.buf.slice(self.pos..end);
+        self.pos = end;
+        Ok(out)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+/// Decodes one flush from JS. `meta` is copied once; inline chunks and
+/// header values are zero-copy slices of that copy.
+pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<Op>> {
+    let mut r = Reader {
+        buf: Bytes::copy_from_slice(meta),
+        pos: 0,
+    };
+    let mut ops = Vec::new();
+    while r.pos < r.buf.len() {
+        let at = r.pos;
+        let op = match r.u8()? {
+            OP_HEAD => {
+                let id = r.u32()?;
+                let status = r.u16()?;
+                let flags = r.u8()?;
+                let reason_len = r.u16()? as usize;
+                let reason = Some(r.take(reason_len)?).filter(|b| !b.is_empty());
+                let count = r.u16()? as usize;
+                let mut headers = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let n = r.u16()? as usize;
+                    let name = r.take(n)?;
+                    let v = r.u32()? as usize;
+                    headers.push((name, r.take(v)?));
+                }
+                Op::Head {
+                    id,
+                    status,
+                    reason,
+                    headers,
+                    end: flags & HEAD_END != 0,
+                }
+            }
+            OP_DATA => {
+                let id = r.u32()?;
+                let flags = r.u8()?;
+                let chunk = if flags & DATA_EXTERNAL != 0 {
+                    let index = r.u32()? as usize;
+                    external
+                        .get_mut(index)
+                        .and_then(Option::take)
+                        .ok_or(Error::Wire(at))?
+                } else {
+                    let len = r.u32()? as usize;
+                    r.take(len)?
+                };
+                Op::Data {
+                    id,
+                    chunk,
+                    end: flags & DATA_END != 0,
+                    want_drain: flags & DATA_WANT_DRAIN != 0,
+                }
+            }
+            OP_DEMAND => Op::Demand { id: r.u32()? },
+            OP_ABORT => Op::Abort { id: r.u32()? },
+            _ => return Err(Error::Wire(at)),
+        };
+        ops.push(op);
+    }
+    Ok(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_head_data_and_external_chunks() {
+        let mut m = Vec::new();
+        m.put_u8(OP_HEAD);
+        m.put_u32(7);
+        m.put_u16(404);
+        m.put_u8(0);
+        m.put_u16(4);
+        m.put_bytes(b"Nope");
+        m.put_u16(1);
+        m.put_u16(4);
+        m.put_bytes(b"X-Id");
+        m.put_u32(2);
+        m.put_bytes(b"42");
+        m.put_u8(OP_DATA);
+        m.put_u32(7);
+        m.put_u8(DATA_EXTERNAL);
+        m.put_u32(0);
+        m.put_u8(OP_DATA);
+        m.put_u32(7);
+        m.put_u8(DATA_END);
+        m.put_u32(2);
+        m.put_bytes(b"hi");
+        let ops = decode_ops(&m, vec![Some(Bytes::from_static(b"big"))]).unwrap();
+        assert_eq!(ops.len(), 3);
+        assert_eq!(
+            ops[0],
+            Op::Head {
+                id: 7,
+                status: 404,
+                reason: Some(Bytes::from_static(b"Nope")),
+                headers: vec![(Bytes::from_static(b"X-Id"), Bytes::from_static(b"42"))],
+                end: false
+            }
+        );
+        assert_eq!(
+            ops[1],
+            Op::Data {
+                id: 7,
+                chunk: Bytes::from_static(b"big"),
+                end: false,
+                want_drain: false
+            }
+        );
+        assert_eq!(
+            ops[2],
+            Op::Data {
+                id: 7,
+                chunk: Bytes::from_static(b"hi"),
+                end: true,
+                want_drain: false
+            }
+        );
+    }
+
+    #[test]
+    fn truncated_or_unknown_records_are_errors_not_panics() {
+        assert!(decode_ops(&[OP_HEAD, 1, 0], vec![]).is_err());
+        assert!(decode_ops(&[99], vec![]).is_err());
+        let mut m = vec![OP_DATA];
+        m.put_u32(1);
+        m.put_u8(DATA_EXTERNAL);
+        m.put_u32(5);
+        assert!(decode_ops(&m, vec![]).is_err());
+        let mut m = vec![OP_DATA];
+        m.put_u32(1);
+        m.put_u8(0);
+        m.put_u32(u32::MAX);
+        assert!(decode_ops(&m, vec![]).is_err());
+    }
+}

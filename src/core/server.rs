@@ -198,10 +198,7 @@ async fn io_main(
                     Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
                 },
                 cmd = control.recv() => {
-                    let ack = match cmd {
-                        Some(Control::Close(ack)) => Some(ack),
-                        None => None,
-                    };
+                    let ack = cmd.map(|Control::Close(ack)| ack);
                     // Connections the kernel already accepted into the backlog
                     // are taken and served as closing, not reset (DESIGN C1).
                     // The std listener is non-blocking: accept until WouldBlock.

@@ -1,0 +1,103 @@
+// Hand-written public types of lastcall. The request and response objects
+// are typed as node:http's, because handlers written for node:http run
+// unchanged; what lastcall adds is declared here.
+
+import type { EventEmitter } from 'node:events';
+import type * as http from 'node:http';
+
+export type IncomingMessage = http.IncomingMessage;
+export type ServerResponse<Request extends http.IncomingMessage = http.IncomingMessage> = http.ServerResponse<Request>;
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export declare const IncomingMessage: typeof http.IncomingMessage;
+export declare const ServerResponse: typeof http.ServerResponse;
+export declare const STATUS_CODES: typeof http.STATUS_CODES;
+export declare const METHODS: typeof http.METHODS;
+
+/** HTTP/2 settings for h2c connections. */
+export interface Http2Options {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS. Default 200. */
+  maxConcurrentStreams?: number;
+  /** Initial stream flow-control window in bytes. Default 65535. */
+  initialWindowSize?: number;
+}
+
+/** Options of `createServer()`. Times are in milliseconds; 0 means no limit. */
+export interface ServerOptions {
+  /** Idle HTTP/1.1 keep-alive connections are closed after this. Default 5000. */
+  keepAliveTimeout?: number;
+  /** Time allowed to receive a request head. Default 60000. */
+  headersTimeout?: number;
+  /** Time allowed to receive a whole request. Default 300000. */
+  requestTimeout?: number;
+  /** Largest request head in bytes (at least 8192 is enforced). Default 16384. */
+  maxHeaderSize?: number;
+  /** Deadline for `close()`: what is still open then is forced. Default: none. */
+  shutdownTimeout?: number;
+  /** HTTP/2 settings. */
+  http2?: Http2Options;
+}
+
+/** What `listen()` accepts as its first argument in object form. */
+export interface ListenOptions {
+  port?: number | string;
+  host?: string;
+  backlog?: number;
+}
+
+/** The bound address, as `net.Server#address()` returns it. */
+export interface AddressInfo {
+  address: string;
+  family: string;
+  port: number;
+}
+
+/**
+ * A server for HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port,
+ * with node:http's API. `close(cb)` stops accepting at once, lets what is in
+ * flight finish, and calls back when every connection has ended.
+ */
+export declare class Server extends EventEmitter {
+  constructor(requestListener?: RequestListener);
+  constructor(options: ServerOptions, requestListener?: RequestListener);
+
+  keepAliveTimeout: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  maxHeaderSize: number;
+  shutdownTimeout: number | undefined;
+  timeout: number;
+  maxHeadersCount: number | null;
+  maxRequestsPerSocket: number;
+  /** True between `listen()` taking the port and `close()`. */
+  readonly listening: boolean;
+
+  listen(port?: number | string, hostname?: string, backlog?: number, listeningListener?: () => void): this;
+  listen(port?: number | string, hostname?: string, listeningListener?: () => void): this;
+  listen(port?: number | string, backlog?: number, listeningListener?: () => void): this;
+  listen(port?: number | string, listeningListener?: () => void): this;
+  listen(options: ListenOptions, listeningListener?: () => void): this;
+  listen(listeningListener?: () => void): this;
+
+  address(): AddressInfo | null;
+  /** Stops accepting (the port is free when this returns), finishes what is in flight, then calls back. */
+  close(callback?: (err?: Error) => void): this;
+  getConnections(callback: (err: Error | null, count: number) => void): this;
+  setTimeout(msecs?: number, callback?: () => void): this;
+  ref(): this;
+  unref(): this;
+  [Symbol.asyncDispose](): Promise<void>;
+
+  on(event: 'request', listener: RequestListener): this;
+  on(event: 'listening' | 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'request', listener: RequestListener): this;
+  once(event: 'listening' | 'close', listener: () => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** Creates a server; same signature as `http.createServer()`. */
+export declare function createServer(requestListener?: RequestListener): Server;
+export declare function createServer(options: ServerOptions, requestListener?: RequestListener): Server;

@@ -25,8 +25,30 @@ export declare class NativeServer {
   flush(meta: Uint8Array, chunks: Array<Uint8Array>): void
   /** Stops accepting and releases the port before returning. */
   close(): void
+  /** Closes idle connections now (HTTP/2: sessions without open streams). */
+  closeIdle(): void
+  /** Closes every connection now, cancelling open requests. */
+  force(): void
+  /** What the open connections are doing. */
+  connectionsInfo(): NativeConnectionsInfo
+  /** Drops the worker-exit hook; called once the server has fully closed. */
+  release(): void
   /** Connections currently open. */
   connections(): number
+}
+
+/** Connection counts as `connectionsInfo()` reports them. */
+export interface NativeConnectionsInfo {
+  /** HTTP/1.1 connections with no request in flight. */
+  idle: number
+  /** HTTP/1.1 connections with a request in flight. */
+  active: number
+  /** Open HTTP/2 sessions. */
+  http2Sessions: number
+  /** Open HTTP/2 streams. */
+  http2Streams: number
+  /** Upgraded connections. */
+  upgraded: number
 }
 
 /**

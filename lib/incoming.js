@@ -3,7 +3,7 @@
 const { Readable } = require('node:stream');
 const {
   kServer, kId, kConn, kHasBody, kEnded, kDemanded, kDumped, kStream,
-  kHeaderBuf, kHeaderStart, kHeaderEnd, kHeaders, kRawHeaders,
+  kHeaderBuf, kHeaderStart, kHeaderEnd, kHeaders, kRawHeaders, kStart,
 } = require('./symbols');
 const { socketFor } = require('./socket');
 
@@ -20,8 +20,9 @@ const READABLE_OPTIONS = { highWaterMark: 16 * 1024 };
 // The request, as node:http's IncomingMessage. It is a Readable, but the
 // stream machinery is built on first use (DESIGN §3 "Objects"): a handler
 // that never reads the body or listens for stream events never pays for it.
-function IncomingMessage(server, id, conn, method, url, version, hasBody, buf, hStart, hEnd) {
+function IncomingMessage(server, id, conn, method, url, version, hasBody, buf, hStart, hEnd, start) {
   this[kServer] = server;
+  this[kStart] = start;
   this[kId] = id;
   this[kConn] = conn;
   this[kHasBody] = hasBody;

@@ -1,6 +1,7 @@
 'use strict';
 
 const { EventEmitter } = require('node:events');
+const { debuglog } = require('node:util');
 const net = require('node:net');
 const dns = require('node:dns');
 const { NativeServer } = require('../binding');
@@ -9,7 +10,9 @@ const { IncomingMessage } = require('./incoming');
 const { ServerResponse } = require('./response');
 const { connRecord } = require('./socket');
 const wire = require('./wire');
-const { kConn } = require('./symbols');
+const { kConn, kStart } = require('./symbols');
+
+const debug = debuglog('lastcall');
 
 const kNative = Symbol('native');
 const kState = Symbol('state');
@@ -20,6 +23,8 @@ const kFlushScheduled = Symbol('flushScheduled');
 const kFinishingList = Symbol('finishingList');
 const kOnEvents = Symbol('onEvents');
 const kOnClosed = Symbol('onClosed');
+const kCloseController = Symbol('closeController');
+const kCloseTimers = Symbol('closeTimers');
 
 const IDLE = 0;
 const LISTENING = 1;
@@ -85,11 +90,66 @@ class Server extends EventEmitter {
     this[kFinishingList] = [];
     this[kOnEvents] = () => this._drainEvents();
     this[kOnClosed] = () => this._closed();
+    this[kCloseController] = null;
+    this[kCloseTimers] = null;
     if (requestListener) this.on('request', requestListener);
   }
 
   get listening() {
     return this[kState] === LISTENING;
+  }
+
+  // True from close() until 'close' (DESIGN C12).
+  get closing() {
+    return this[kState] === CLOSING;
+  }
+
+  // Aborted when close() starts, so long-lived work (WebSockets, streams,
+  // timers) can wind down (DESIGN C12).
+  get closeSignal() {
+    if (this[kCloseController] === null) this[kCloseController] = new AbortController();
+    return this[kCloseController].signal;
+  }
+
+  connectionsInfo() {
+    const native = this[kNative];
+    const info = native !== null
+      ? native.connectionsInfo()
+      : { idle: 0, active: 0, http2Sessions: 0, http2Streams: 0, upgraded: 0 };
+    info.closing = this[kState] === CLOSING;
+    return info;
+  }
+
+  // Closes connections with no request in flight now (HTTP/2: sessions with
+  // no open stream get GOAWAY). Node's semantics.
+  closeIdleConnections() {
+    if (this[kNative] !== null) this[kNative].closeIdle();
+  }
+
+  // Closes every connection now: open requests are aborted (their `req`
+  // sees 'aborted'/'close', `res` 'close'), HTTP/2 streams get
+  // RST_STREAM(CANCEL). Node's semantics: upgraded sockets are left alone.
+  closeAllConnections() {
+    if (this[kNative] !== null) this[kNative].force();
+  }
+
+  // What a closing server is still waiting for: the connection counts and
+  // every request whose response has not been handed over yet.
+  _snapshot() {
+    const info = this.connectionsInfo();
+    const now = performance.now();
+    info.requests = [];
+    for (const res of this[kExchanges].values()) {
+      if (res.writableFinished) continue;
+      const req = res.req;
+      info.requests.push({
+        method: req.method,
+        url: req.url,
+        httpVersion: req.httpVersion,
+        ageMs: Math.round(now - req[kStart]),
+      });
+    }
+    return info;
   }
 
   listen(...args) {
@@ -165,6 +225,9 @@ class Server extends EventEmitter {
     }
     this[kNative] = native;
     this[kState] = LISTENING;
+    if (this[kCloseController] !== null && this[kCloseController].signal.aborted) {
+      this[kCloseController] = null;
+    }
     process.nextTick(() => {
       if (this[kNative] === native) this.emit('listening');
     });
@@ -194,11 +257,43 @@ class Server extends EventEmitter {
     }
     if (this[kState] === LISTENING) {
       this[kState] = CLOSING;
+      // Port released and every connection told before this returns (C1).
       this[kNative].close();
+      this._startClosing();
     } else if (this[kState] === IDLE) {
       process.nextTick(() => this.emit('close'));
     }
     return this;
+  }
+
+  _startClosing() {
+    if (this[kCloseController] === null) this[kCloseController] = new AbortController();
+    this[kCloseController].abort();
+    const timers = { deadline: null, log: null };
+    this[kCloseTimers] = timers;
+    if (this.shutdownTimeout !== undefined && this.shutdownTimeout > 0) {
+      timers.deadline = setTimeout(() => {
+        timers.deadline = null;
+        if (this[kState] !== CLOSING) return;
+        this.emit('closeTimeout', this._snapshot());
+        // The listener may have run closeAllConnections() itself; forcing
+        // twice is harmless.
+        if (this[kNative] !== null) this[kNative].force();
+      }, this.shutdownTimeout);
+    }
+    if (debug.enabled) {
+      timers.log = setInterval(() => this._logWaiting(), 1000);
+      timers.log.unref();
+    }
+    this.emit('closing', this._snapshot());
+  }
+
+  _logWaiting() {
+    const s = this._snapshot();
+    const reqs = s.requests.map((r) => `${r.method} ${r.url} (${(r.ageMs / 1000).toFixed(1)}s)`);
+    debug('closing: waiting for %d request(s)%s; %d idle, %d active HTTP/1.1, %d HTTP/2 session(s) with %d stream(s), %d upgraded',
+      s.requests.length, reqs.length ? ': ' + reqs.join(', ') : '',
+      s.idle, s.active, s.http2Sessions, s.http2Streams, s.upgraded);
   }
 
   setTimeout(msecs, callback) {
@@ -287,6 +382,7 @@ class Server extends EventEmitter {
     const buf = native.drain();
     const len = buf.length;
     const exchanges = this[kExchanges];
+    const now = performance.now();
     let p = 0;
     let thrown;
     while (p < len) {
@@ -305,7 +401,7 @@ class Server extends EventEmitter {
           q += 4 + ulen;
           const hlen = u32(buf, q);
           p = q + 4 + hlen;
-          const req = new IncomingMessage(this, id, conn || orphanConn, method, url, version, hasBody, buf, q + 4, p);
+          const req = new IncomingMessage(this, id, conn || orphanConn, method, url, version, hasBody, buf, q + 4, p, now);
           const res = new ServerResponse(this, req, id);
           exchanges.set(id, res);
           try {
@@ -394,8 +490,16 @@ class Server extends EventEmitter {
     // Take the last events first: they may finish exchanges.
     this._drainEvents();
     this._flush();
+    const native = this[kNative];
     this[kNative] = null;
     this[kState] = IDLE;
+    const timers = this[kCloseTimers];
+    this[kCloseTimers] = null;
+    if (timers !== null) {
+      clearTimeout(timers.deadline);
+      clearInterval(timers.log);
+    }
+    if (native !== null) native.release();
     for (const res of this[kExchanges].values()) abortExchange(res);
     this[kExchanges].clear();
     for (const conn of this[kConns].values()) {

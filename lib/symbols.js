@@ -22,4 +22,5 @@ module.exports = {
   kNeedDrain: Symbol('needDrain'),
   kFinished: Symbol('finished'),
   kClosed: Symbol('closed'),
+  kStart: Symbol('start'),
 };

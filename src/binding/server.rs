@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use napi::bindgen_prelude::{Buffer, Function};
+use napi::{CleanupEnvHook, Env};
 use napi_derive::napi;
 
 use crate::binding::doorbell::JsDoorbell;
@@ -48,7 +49,25 @@ impl From<NativeOptions> for Config {
 /// A listening server on its own I/O thread. Used only through lib/server.js.
 #[napi]
 pub struct NativeServer {
-    inner: Server,
+    inner: Arc<Server>,
+    /// Force-closes the server if its environment (a worker thread) goes
+    /// away without `close()` (DESIGN §4). Removed once the server closed.
+    cleanup: Option<CleanupEnvHook<Arc<Server>>>,
+}
+
+/// Connection counts as `connectionsInfo()` reports them.
+#[napi(object)]
+pub struct NativeConnectionsInfo {
+    /// HTTP/1.1 connections with no request in flight.
+    pub idle: u32,
+    /// HTTP/1.1 connections with a request in flight.
+    pub active: u32,
+    /// Open HTTP/2 sessions.
+    pub http2_sessions: u32,
+    /// Open HTTP/2 streams.
+    pub http2_streams: u32,
+    /// Upgraded connections.
+    pub upgraded: u32,
 }
 
 #[napi]
@@ -58,6 +77,7 @@ impl NativeServer {
     /// has fully closed.
     #[napi(factory, catch_unwind)]
     pub fn listen(
+        env: Env,
         host: String,
         port: u32,
         options: NativeOptions,
@@ -72,8 +92,16 @@ impl NativeServer {
         let doorbell = Arc::new(JsDoorbell::new(ring, closed));
         let port =
             u16::try_from(port).map_err(|_| napi::Error::from_reason("port out of range"))?;
-        let inner = Server::listen(&host, port, options.into(), doorbell).map_err(to_js)?;
-        Ok(NativeServer { inner })
+        let inner = Arc::new(Server::listen(&host, port, options.into(), doorbell).map_err(to_js)?);
+        let cleanup = env
+            .add_env_cleanup_hook(inner.clone(), |server| {
+                // The environment is going away: nobody will wait for the
+                // drain, so release the port and end every connection now.
+                let _ = server.close();
+                server.force();
+            })
+            .ok();
+        Ok(NativeServer { inner, cleanup })
     }
 
     /// The bound address as `[address, family, port]`.
@@ -104,6 +132,41 @@ impl NativeServer {
     #[napi(catch_unwind)]
     pub fn close(&self) -> napi::Result<()> {
         self.inner.close().map_err(to_js)
+    }
+
+    /// Closes idle connections now (HTTP/2: sessions without open streams).
+    #[napi(catch_unwind)]
+    pub fn close_idle(&self) {
+        self.inner.close_idle();
+    }
+
+    /// Closes every connection now, cancelling open requests.
+    #[napi(catch_unwind)]
+    pub fn force(&self) {
+        self.inner.force();
+    }
+
+    /// What the open connections are doing.
+    #[napi(catch_unwind)]
+    pub fn connections_info(&self) -> NativeConnectionsInfo {
+        let i = self.inner.info();
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        NativeConnectionsInfo {
+            idle: n(i.idle),
+            active: n(i.active),
+            http2_sessions: n(i.http2_sessions),
+            http2_streams: n(i.http2_streams),
+            upgraded: n(i.upgraded),
+        }
+    }
+
+    /// Drops the worker-exit hook; called once the server has fully closed.
+    #[napi(catch_unwind)]
+    pub fn release(&mut self, env: Env) -> napi::Result<()> {
+        match self.cleanup.take() {
+            Some(hook) => env.remove_env_cleanup_hook(hook),
+            None => Ok(()),
+        }
     }
 
     /// Connections currently open.

@@ -15,9 +15,27 @@ use http_body::{Body, Frame, SizeHint};
 
 use crate::core::exchange::ExchangeGuard;
 
-/// The exchange was aborted before its body was complete.
-#[derive(Debug, Clone, Copy)]
-pub struct Aborted;
+/// The exchange ended before its response was complete.
+///
+/// It carries the HTTP/2 reason hyper puts in the RST_STREAM it sends (hyper
+/// looks for an `h2::Error` among the error's sources); on HTTP/1.1 hyper
+/// closes the connection instead.
+#[derive(Debug)]
+pub struct Aborted(h2::Error);
+
+impl Aborted {
+    /// Cancelled by the server: JS destroyed the response, or a forced close
+    /// (RST_STREAM(CANCEL), DESIGN C9).
+    pub fn cancel() -> Self {
+        Aborted(h2::Reason::CANCEL.into())
+    }
+
+    /// Refused before any processing, so the client may retry it
+    /// (RST_STREAM(REFUSED_STREAM), RFC 9113 §8.7).
+    pub fn refused() -> Self {
+        Aborted(h2::Reason::REFUSED_STREAM.into())
+    }
+}
 
 impl std::fmt::Display for Aborted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,7 +43,11 @@ impl std::fmt::Display for Aborted {
     }
 }
 
-impl std::error::Error for Aborted {}
+impl std::error::Error for Aborted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 /// Body bytes written by JS and not yet taken by hyper.
 #[derive(Default)]
@@ -124,7 +146,7 @@ impl Body for ResBody {
             Kind::Pipe(pipe) => {
                 let mut p = pipe.borrow_mut();
                 if p.aborted {
-                    return Poll::Ready(Some(Err(Aborted)));
+                    return Poll::Ready(Some(Err(Aborted::cancel())));
                 }
                 if let Some(chunk) = p.queue.pop_front() {
                     p.queued -= chunk.len();

@@ -2,9 +2,10 @@
 //! it with hyper, keep the keep-alive timer, and shut down gracefully when the
 //! server starts closing.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,13 +14,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::time::{sleep_until, Instant};
 
 use crate::core::config::Config;
 use crate::core::exchange::Hub;
 use crate::core::io::Socket;
-use crate::core::tracker::ConnGuard;
+use crate::core::tracker::{ConnGuard, Gauge, Tracker};
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -30,30 +31,63 @@ pub struct ConnState {
     pub id: u32,
     /// Whether the connection speaks HTTP/2.
     pub h2: bool,
-    active: Cell<u32>,
+    tracker: Arc<Tracker>,
+    /// Exchanges whose response is still open.
+    open: RefCell<Vec<u32>>,
+    /// Bytes arrived while no exchange was open: a request head may be
+    /// half-read (HTTP/1.1).
+    head_started: Cell<bool>,
+    /// Once set, new HTTP/2 streams are refused (a closing session whose
+    /// client never acknowledged our PING, DESIGN C5).
+    refuse_new: Cell<bool>,
     last_activity: Cell<Instant>,
+    /// Woken when an exchange begins or ends.
+    changed: Notify,
 }
 
 impl ConnState {
     /// A fresh connection state.
-    pub fn new(id: u32, h2: bool) -> Self {
+    pub fn new(id: u32, h2: bool, tracker: Arc<Tracker>) -> Self {
         ConnState {
             id,
             h2,
-            active: Cell::new(0),
+            tracker,
+            open: RefCell::new(Vec::new()),
+            head_started: Cell::new(false),
+            refuse_new: Cell::new(false),
             last_activity: Cell::new(Instant::now()),
+            changed: Notify::new(),
         }
     }
 
-    /// An exchange started.
-    pub fn begin(&self) {
-        self.active.set(self.active.get() + 1);
+    /// Exchange `id` started.
+    pub fn begin(&self, id: u32) {
+        let mut open = self.open.borrow_mut();
+        if self.h2 {
+            self.tracker.inc(Gauge::H2Streams);
+        } else if open.is_empty() {
+            self.tracker.inc(Gauge::H1Busy);
+        }
+        open.push(id);
+        self.head_started.set(false);
+        self.changed.notify_one();
     }
 
-    /// An exchange's response ended (or it was aborted).
-    pub fn end(&self) {
-        self.active.set(self.active.get().saturating_sub(1));
+    /// Exchange `id`'s response ended (or it was aborted).
+    pub fn end(&self, id: u32) {
+        let mut open = self.open.borrow_mut();
+        let Some(at) = open.iter().position(|&x| x == id) else {
+            return;
+        };
+        open.swap_remove(at);
+        if self.h2 {
+            self.tracker.dec(Gauge::H2Streams);
+        } else if open.is_empty() {
+            self.tracker.dec(Gauge::H1Busy);
+        }
+        drop(open);
         self.touch();
+        self.changed.notify_one();
     }
 
     /// Bytes arrived.
@@ -61,9 +95,39 @@ impl ConnState {
         self.last_activity.set(Instant::now());
     }
 
+    /// Bytes arrived from the peer.
+    pub fn received(&self) {
+        self.touch();
+        if self.is_idle() {
+            self.head_started.set(true);
+        }
+    }
+
     /// No exchange is open.
     pub fn is_idle(&self) -> bool {
-        self.active.get() == 0
+        self.open.borrow().is_empty()
+    }
+
+    /// Whether new HTTP/2 streams are refused.
+    pub fn refuses_new(&self) -> bool {
+        self.refuse_new.get()
+    }
+
+    /// Ids of the exchanges whose response is still open.
+    pub fn open_exchanges(&self) -> Vec<u32> {
+        self.open.borrow().clone()
+    }
+
+    fn release(&self) {
+        // Anything still counted here is being dropped with the connection.
+        let open = std::mem::take(&mut *self.open.borrow_mut());
+        if self.h2 {
+            for _ in &open {
+                self.tracker.dec(Gauge::H2Streams);
+            }
+        } else if !open.is_empty() {
+            self.tracker.dec(Gauge::H1Busy);
+        }
     }
 }
 
@@ -83,13 +147,15 @@ pub struct Shared {
     pub hub: Rc<Hub>,
     /// The server's options.
     pub config: Config,
+    /// The server's connection count and gauges.
+    pub tracker: Arc<Tracker>,
     h1: http1::Builder,
     h2: http2::Builder<LocalExec>,
 }
 
 impl Shared {
     /// Builds the protocol builders once per server.
-    pub fn new(hub: Rc<Hub>, config: Config) -> Self {
+    pub fn new(hub: Rc<Hub>, config: Config, tracker: Arc<Tracker>) -> Self {
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())
             .header_read_timeout(config.headers_timeout)
@@ -103,10 +169,46 @@ impl Shared {
         Shared {
             hub,
             config,
+            tracker,
             h1,
             h2,
         }
     }
+}
+
+/// What the server tells every connection task. `closing` is a level;
+/// `idle` and `force` are generation counters, one bump per request from JS
+/// (`closeIdleConnections()`, `closeAllConnections()` or the shutdown
+/// deadline).
+pub struct Signals {
+    /// The server is closing (DESIGN C3–C5).
+    pub closing: watch::Receiver<bool>,
+    /// Close idle connections now (C10).
+    pub idle: watch::Receiver<u64>,
+    /// Close every connection now, cancelling what is open (C9, C10).
+    pub force: watch::Receiver<u64>,
+}
+
+/// How long a closing HTTP/2 session waits for the client to acknowledge
+/// the PING that follows the first GOAWAY, or to finish its handshake,
+/// before we stop waiting for it (DESIGN C5; hyperium/hyper#4170).
+const H2_GRACE: Duration = Duration::from_secs(1);
+
+/// After a forced cancel, how long hyper gets to put the RST_STREAM frames
+/// on the wire before the connection is dropped.
+const FLUSH_GRACE: Duration = Duration::from_millis(50);
+
+/// How long a clean close waits for the peer's FIN after our own (C6).
+const LINGER: Duration = Duration::from_millis(500);
+
+/// How a connection's socket is let go.
+enum Ending {
+    /// Half-close, read to the peer's FIN (bounded), then close: the client
+    /// sees EOF, not a reset (C6).
+    Clean,
+    /// Reset, so a truncated HTTP/1.1 response is never taken for a
+    /// complete one (C9).
+    Reset,
 }
 
 enum Detected {
@@ -141,75 +243,217 @@ async fn detect(stream: &mut TcpStream, limit: Option<Duration>) -> Detected {
     }
 }
 
+/// Whether the peer has sent bytes nobody has read yet.
+fn bytes_waiting(stream: &TcpStream) -> bool {
+    let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    matches!(socket2::SockRef::from(stream).peek(&mut probe), Ok(n) if n > 0)
+}
+
 /// Serves one accepted connection to the end. `guard` is dropped last, after
 /// the socket is closed (DESIGN C2).
 pub async fn serve(
     shared: Rc<Shared>,
     mut stream: TcpStream,
     id: u32,
-    mut closing: watch::Receiver<bool>,
+    mut signals: Signals,
     guard: ConnGuard,
 ) {
     let _ = stream.set_nodelay(true);
+    // A connection that has not said which protocol it speaks holds nothing:
+    // closing, or any close-now request, ends it.
     let detected = tokio::select! {
         d = detect(&mut stream, shared.config.headers_timeout) => d,
-        _ = closing.wait_for(|c| *c) => Detected::Gone,
+        _ = signals.closing.wait_for(|c| *c) => Detected::Gone,
+        _ = signals.idle.changed() => Detected::Gone,
+        _ = signals.force.changed() => Detected::Gone,
     };
     let (prefix, h2) = match detected {
         Detected::Http1(p) => (p, false),
         Detected::Http2(p) => (p, true),
         Detected::Gone => {
-            drop(stream);
+            finish(Rc::new(stream), Ending::Clean).await;
             drop(guard);
             return;
         }
     };
-    let state = Rc::new(ConnState::new(id, h2));
-    let io = TokioIo::new(Socket::new(prefix, stream, state.clone()));
-    let hub = shared.hub.clone();
-    let st = state.clone();
-    let svc = service_fn(move |req| hub.clone().serve(st.clone(), req));
-    if h2 {
-        let conn = shared.h2.serve_connection(io, svc);
-        tokio::pin!(conn);
-        let mut shutting = false;
-        loop {
-            tokio::select! {
-                _ = conn.as_mut() => break,
-                _ = closing.wait_for(|c| *c), if !shutting => {
-                    shutting = true;
-                    conn.as_mut().graceful_shutdown();
-                }
-            }
-        }
+    let stream = Rc::new(stream);
+    let state = Rc::new(ConnState::new(id, h2, shared.tracker.clone()));
+    let io = TokioIo::new(Socket::new(prefix, stream.clone(), state.clone()));
+    let ending = if h2 {
+        shared.tracker.inc(Gauge::H2Sessions);
+        let ending = drive_h2(&shared, io, &state, &mut signals).await;
+        shared.tracker.dec(Gauge::H2Sessions);
+        ending
     } else {
-        let conn = shared.h1.serve_connection(io, svc);
-        tokio::pin!(conn);
-        let keep_alive = shared.config.keep_alive_timeout;
-        let mut shutting = false;
-        let mut deadline = keep_alive.map(|k| Instant::now() + k);
-        loop {
-            tokio::select! {
-                _ = conn.as_mut() => break,
-                _ = closing.wait_for(|c| *c), if !shutting => {
-                    shutting = true;
-                    conn.as_mut().graceful_shutdown();
+        drive_h1(&shared, io, &state, &stream, &mut signals).await
+    };
+    state.release();
+    finish(stream, ending).await;
+    drop(guard);
+}
+
+/// Lets the socket go. hyper has dropped its handle by now, so this is the
+/// last reference and dropping it closes the descriptor.
+async fn finish(stream: Rc<TcpStream>, ending: Ending) {
+    let sock = socket2::SockRef::from(&*stream);
+    match ending {
+        Ending::Reset => {
+            // SO_LINGER 0: close() sends RST instead of FIN.
+            let _ = sock.set_linger(Some(Duration::ZERO));
+        }
+        Ending::Clean => {
+            // Closing with unread bytes in the receive buffer makes the
+            // kernel send RST, which can destroy the response the client has
+            // not read yet. So: FIN first, then drain until the peer's FIN.
+            let _ = sock.shutdown(std::net::Shutdown::Write);
+            let deadline = Instant::now() + LINGER;
+            let mut sink = [0u8; 4096];
+            loop {
+                match tokio::time::timeout_at(deadline, stream.readable()).await {
+                    Err(_) | Ok(Err(_)) => break,
+                    Ok(Ok(())) => {}
                 }
-                _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() && !shutting => {
-                    let Some(k) = keep_alive else { continue };
-                    let now = Instant::now();
-                    let due = state.last_activity.get() + k;
-                    if !state.is_idle() {
-                        deadline = Some(now + k);
-                    } else if due <= now {
-                        shutting = true;
-                        conn.as_mut().graceful_shutdown();
-                    } else {
-                        deadline = Some(due);
-                    }
+                match stream.try_read(&mut sink) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break,
                 }
             }
         }
     }
-    drop(guard);
+}
+
+async fn drive_h1(
+    shared: &Shared,
+    io: TokioIo<Socket>,
+    state: &Rc<ConnState>,
+    stream: &TcpStream,
+    signals: &mut Signals,
+) -> Ending {
+    let hub = shared.hub.clone();
+    let st = state.clone();
+    let svc = service_fn(move |req| hub.clone().serve(st.clone(), req));
+    let conn = shared.h1.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let keep_alive = shared.config.keep_alive_timeout;
+    let mut idle_deadline = keep_alive.map(|k| Instant::now() + k);
+    // Closing while a request head is (or may be) on its way: wait for it to
+    // become a request, which is then served with `Connection: close` (C3).
+    // hyper's header read timeout still bounds the wait (C7).
+    let mut awaiting_head = false;
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = conn.as_mut() => return Ending::Clean,
+            _ = signals.force.changed() => {
+                let busy = !state.is_idle();
+                shared.hub.abort_all(state);
+                return if busy { Ending::Reset } else { Ending::Clean };
+            }
+            _ = signals.idle.changed(), if !draining => {
+                if state.is_idle() && !state.head_started.get() && !bytes_waiting(stream) {
+                    return Ending::Clean;
+                }
+            }
+            _ = signals.closing.wait_for(|c| *c), if !draining && !awaiting_head => {
+                if state.is_idle() && (state.head_started.get() || bytes_waiting(stream)) {
+                    awaiting_head = true;
+                } else {
+                    draining = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+            _ = state.changed.notified(), if awaiting_head => {
+                if !state.is_idle() {
+                    awaiting_head = false;
+                    draining = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+            _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() && !draining && !awaiting_head => {
+                let Some(k) = keep_alive else { continue };
+                let now = Instant::now();
+                let due = state.last_activity.get() + k;
+                if !state.is_idle() || state.head_started.get() {
+                    idle_deadline = Some(now + k);
+                } else if due <= now {
+                    if bytes_waiting(stream) {
+                        idle_deadline = Some(now + k);
+                    } else {
+                        draining = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                } else {
+                    idle_deadline = Some(due);
+                }
+            }
+        }
+    }
+}
+
+async fn drive_h2(
+    shared: &Shared,
+    io: TokioIo<Socket>,
+    state: &Rc<ConnState>,
+    signals: &mut Signals,
+) -> Ending {
+    let hub = shared.hub.clone();
+    let st = state.clone();
+    let svc = service_fn(move |req| hub.clone().serve(st.clone(), req));
+    let conn = shared.h2.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let mut going_away = false;
+    // Set when the session stops waiting for its client (PING not
+    // acknowledged, handshake unfinished); then it ends once idle.
+    let mut grace: Option<Instant> = None;
+    let mut end_when_idle = false;
+    let mut hard_stop: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = conn.as_mut() => return Ending::Clean,
+            _ = signals.force.changed(), if hard_stop.is_none() => {
+                // RST_STREAM(CANCEL) for every open stream, GOAWAY, and a
+                // moment for hyper to write them (C9).
+                shared.hub.abort_all(state);
+                if !going_away {
+                    going_away = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                hard_stop = Some(Instant::now() + FLUSH_GRACE);
+            }
+            _ = sleep_until(hard_stop.unwrap_or_else(Instant::now)), if hard_stop.is_some() => {
+                return Ending::Clean;
+            }
+            _ = signals.idle.changed(), if !going_away => {
+                if state.is_idle() {
+                    going_away = true;
+                    conn.as_mut().graceful_shutdown();
+                    grace = Some(Instant::now() + H2_GRACE);
+                }
+            }
+            _ = signals.closing.wait_for(|c| *c), if !going_away => {
+                going_away = true;
+                conn.as_mut().graceful_shutdown();
+                grace = Some(Instant::now() + H2_GRACE);
+            }
+            _ = sleep_until(grace.unwrap_or_else(Instant::now)), if grace.is_some() => {
+                grace = None;
+                state.refuse_new.set(true);
+                end_when_idle = true;
+                if state.is_idle() {
+                    hard_stop = Some(Instant::now() + FLUSH_GRACE);
+                }
+            }
+            _ = state.changed.notified(), if end_when_idle && hard_stop.is_none() => {
+                if state.is_idle() {
+                    // The last response is handed to hyper; give it a moment
+                    // to reach the socket.
+                    hard_stop = Some(Instant::now() + FLUSH_GRACE);
+                }
+            }
+        }
+    }
 }

@@ -127,13 +127,17 @@ impl Hub {
         conn: Rc<ConnState>,
         req: Request<Incoming>,
     ) -> Result<Response<ResBody>, Aborted> {
+        if conn.refuses_new() {
+            // Never reached JS, so the client may safely retry it.
+            return Err(Aborted::refused());
+        }
         let id = self.alloc_id();
         let (tx, rx) = oneshot::channel();
         let (parts, incoming) = req.into_parts();
         let has_body = !incoming.is_end_stream();
         self.outbox
             .push(|b| encode_request(b, id, conn.id, &parts, has_body));
-        conn.begin();
+        conn.begin(id);
         let body = if has_body {
             ReqBody::Idle(incoming)
         } else {
@@ -158,7 +162,7 @@ impl Hub {
         };
         let result = rx.await;
         pending.disarm();
-        result.map_err(|_| Aborted)
+        result.map_err(|_| Aborted::cancel())
     }
 
     /// Applies a batch of ops from JS, in order.
@@ -311,7 +315,7 @@ impl Hub {
             credit.notify.notify_one();
         }
         if !response_done {
-            conn.end();
+            conn.end(id);
         }
         if notify_js {
             self.outbox.push(|b| {
@@ -333,7 +337,7 @@ impl Hub {
             return;
         }
         ex.response_done = true;
-        ex.conn.end();
+        ex.conn.end(id);
         match &ex.body {
             // Still feeding a reader: let it finish without limits, as Node
             // keeps `req` readable after the response.
@@ -359,9 +363,12 @@ impl Hub {
         }
     }
 
-    /// Ids of every open exchange (for forcing them at a deadline).
-    pub fn ids(&self) -> Vec<u32> {
-        self.exchanges.borrow().keys().copied().collect()
+    /// Cancels every exchange of one connection whose response is still
+    /// open; JS hears EV_ABORT for each (a forced close, DESIGN C9/C10).
+    pub fn abort_all(&self, conn: &ConnState) {
+        for id in conn.open_exchanges() {
+            self.abort(id, true);
+        }
     }
 }
 

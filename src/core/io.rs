@@ -1,6 +1,11 @@
 //! The socket as hyper sees it: the bytes we read to tell HTTP/2 from
 //! HTTP/1.1 are replayed first, and every read marks the connection active
 //! (for the keep-alive timer).
+//!
+//! The `TcpStream` is shared (`Rc`) with the connection task, so that after
+//! hyper is done with the connection the task still owns the socket and can
+//! close it cleanly or reset it (DESIGN C6, C9), and can peek at bytes hyper
+//! has not read yet (C3).
 
 use std::io;
 use std::pin::Pin;
@@ -8,6 +13,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
+use std::task::ready;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -16,13 +22,13 @@ use crate::core::conn::ConnState;
 /// A TCP stream with a replayed prefix.
 pub struct Socket {
     prefix: Bytes,
-    inner: TcpStream,
+    inner: Rc<TcpStream>,
     state: Rc<ConnState>,
 }
 
 impl Socket {
     /// Wraps `inner`; `prefix` is what was already read from it.
-    pub fn new(prefix: Bytes, inner: TcpStream, state: Rc<ConnState>) -> Self {
+    pub fn new(prefix: Bytes, inner: Rc<TcpStream>, state: Rc<ConnState>) -> Self {
         Socket {
             prefix,
             inner,
@@ -44,41 +50,76 @@ impl AsyncRead for Socket {
             this.prefix.advance(n);
             return Poll::Ready(Ok(()));
         }
-        let before = buf.filled().len();
-        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.state.touch();
+        loop {
+            ready!(this.inner.poll_read_ready(cx))?;
+            // SAFETY: `try_read` only writes initialised bytes into the
+            // slice and reports how many; we mark exactly those as filled.
+            let unfilled = unsafe {
+                &mut *(buf.unfilled_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8])
+            };
+            match this.inner.try_read(unfilled) {
+                Ok(n) => {
+                    // SAFETY: `try_read` initialised the first `n` bytes.
+                    unsafe { buf.assume_init(n) };
+                    buf.advance(n);
+                    if n > 0 {
+                        this.state.received();
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                // Readiness was stale; `try_read` cleared it, so the next
+                // `poll_read_ready` registers the waker.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
         }
-        res
     }
 }
 
 impl AsyncWrite for Socket {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        loop {
+            ready!(self.inner.poll_write_ready(cx))?;
+            match self.inner.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return Poll::Ready(r),
+            }
+        }
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        loop {
+            ready!(self.inner.poll_write_ready(cx))?;
+            match self.inner.try_write_vectored(bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return Poll::Ready(r),
+            }
+        }
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        true
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Half-close only: the connection task still reads to the peer's
+        // FIN before the descriptor is closed (DESIGN C6).
+        let r = socket2::SockRef::from(&*self.inner).shutdown(std::net::Shutdown::Write);
+        Poll::Ready(match r {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            r => r,
+        })
     }
 }

@@ -11,11 +11,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::core::config::Config;
-use crate::core::conn::{self, Shared};
+use crate::core::conn::{self, Shared, Signals};
 use crate::core::dispatch::{Doorbell, Inbox, Outbox};
 use crate::core::error::{Error, Result};
 use crate::core::exchange::Hub;
-use crate::core::tracker::Tracker;
+use crate::core::tracker::{Info, Tracker};
 use crate::core::wire;
 
 enum Control {
@@ -28,6 +28,10 @@ struct Common {
     outbox: Arc<Outbox>,
     inbox: Inbox,
     tracker: Arc<Tracker>,
+    /// Bumped by `close_idle()`; every connection task watches it.
+    idle: watch::Sender<u64>,
+    /// Bumped by `force()`; every connection task watches it.
+    force: watch::Sender<u64>,
 }
 
 /// A listening server. Dropping it does not stop it; call [`Server::close`].
@@ -84,6 +88,8 @@ impl Server {
             outbox: Arc::new(Outbox::new(doorbell)),
             inbox: Inbox::default(),
             tracker: Arc::new(Tracker::default()),
+            idle: watch::Sender::new(0),
+            force: watch::Sender::new(0),
         });
         let (control, control_rx) = mpsc::unbounded_channel();
         let c = common.clone();
@@ -120,6 +126,25 @@ impl Server {
     /// Connections currently open (counted from accept to socket close).
     pub fn connections(&self) -> usize {
         self.common.tracker.open()
+    }
+
+    /// What the open connections are doing.
+    pub fn info(&self) -> Info {
+        self.common.tracker.info()
+    }
+
+    /// Closes every connection that has no request in flight, now (Node's
+    /// `closeIdleConnections()`; HTTP/2 sessions without streams get GOAWAY).
+    pub fn close_idle(&self) {
+        self.common.idle.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    /// Closes every connection now: open HTTP/2 streams get
+    /// RST_STREAM(CANCEL), HTTP/1.1 connections mid-exchange are reset, and
+    /// JS hears an abort for each open exchange (`closeAllConnections()`,
+    /// and the shutdown deadline, DESIGN C9/C10).
+    pub fn force(&self) {
+        self.common.force.send_modify(|g| *g = g.wrapping_add(1));
     }
 
     /// Takes every pending event record.
@@ -169,7 +194,7 @@ async fn io_main(
 ) {
     let hub = Hub::new(common.outbox.clone());
     let pump = tokio::task::spawn_local(pump(hub.clone(), common.clone()));
-    let shared = Rc::new(Shared::new(hub, config));
+    let shared = Rc::new(Shared::new(hub, config, common.tracker.clone()));
     let (closing_tx, closing_rx) = watch::channel(false);
     let mut next_conn: u32 = 0;
     let mut accept = |stream: tokio::net::TcpStream, remote: SocketAddr| {
@@ -180,13 +205,12 @@ async fn io_main(
             .outbox
             .push(|b| wire::put_conn_open(b, id, local, remote));
         let guard = common.tracker.track(id, common.outbox.clone());
-        tokio::task::spawn_local(conn::serve(
-            shared.clone(),
-            stream,
-            id,
-            closing_rx.clone(),
-            guard,
-        ));
+        let signals = Signals {
+            closing: closing_rx.clone(),
+            idle: common.idle.subscribe(),
+            force: common.force.subscribe(),
+        };
+        tokio::task::spawn_local(conn::serve(shared.clone(), stream, id, signals, guard));
     };
     match TcpListener::from_std(listener) {
         Ok(listener) => loop {

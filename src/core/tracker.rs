@@ -10,17 +10,88 @@ use tokio::sync::Notify;
 use crate::core::dispatch::Outbox;
 use crate::core::wire::{self, Put};
 
-/// Open-connection count of one server.
+/// Open-connection count of one server, and what those connections are
+/// doing (for `connectionsInfo()`). Written on the I/O thread, read from JS.
 #[derive(Default)]
 pub struct Tracker {
     open: AtomicUsize,
     zero: Notify,
+    h1_busy: AtomicUsize,
+    h2_sessions: AtomicUsize,
+    h2_streams: AtomicUsize,
+    upgraded: AtomicUsize,
+}
+
+/// A snapshot of the open connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Info {
+    /// HTTP/1.1 connections with no request in flight (and connections that
+    /// have not yet shown which protocol they speak).
+    pub idle: usize,
+    /// HTTP/1.1 connections with a request in flight.
+    pub active: usize,
+    /// Open HTTP/2 sessions.
+    pub http2_sessions: usize,
+    /// Open HTTP/2 streams.
+    pub http2_streams: usize,
+    /// Upgraded connections (WebSocket and the like).
+    pub upgraded: usize,
+}
+
+/// Which gauge of [`Tracker`] a change applies to.
+#[derive(Debug, Clone, Copy)]
+pub enum Gauge {
+    /// HTTP/1.1 connections with a request in flight.
+    H1Busy,
+    /// HTTP/2 sessions.
+    H2Sessions,
+    /// HTTP/2 streams.
+    H2Streams,
+    /// Upgraded connections.
+    Upgraded,
 }
 
 impl Tracker {
     /// Connections currently counted.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
+    }
+
+    fn gauge(&self, g: Gauge) -> &AtomicUsize {
+        match g {
+            Gauge::H1Busy => &self.h1_busy,
+            Gauge::H2Sessions => &self.h2_sessions,
+            Gauge::H2Streams => &self.h2_streams,
+            Gauge::Upgraded => &self.upgraded,
+        }
+    }
+
+    /// Counts one more in `g`.
+    pub fn inc(&self, g: Gauge) {
+        self.gauge(g).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one fewer in `g`.
+    pub fn dec(&self, g: Gauge) {
+        // Never wraps below zero, even if a bookkeeping bug slipped in.
+        let _ = self
+            .gauge(g)
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+    }
+
+    /// What the open connections are doing right now.
+    pub fn info(&self) -> Info {
+        let open = self.open();
+        let active = self.h1_busy.load(Ordering::Relaxed);
+        let http2_sessions = self.h2_sessions.load(Ordering::Relaxed);
+        let upgraded = self.upgraded.load(Ordering::Relaxed);
+        Info {
+            idle: open.saturating_sub(active + http2_sessions + upgraded),
+            active,
+            http2_sessions,
+            http2_streams: self.h2_streams.load(Ordering::Relaxed),
+            upgraded,
+        }
     }
 
     /// Counts a new connection until the guard is dropped.

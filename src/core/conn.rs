@@ -457,3 +457,126 @@ async fn drive_h2(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::dispatch::{Doorbell, Outbox};
+    use crate::core::wire::{self, Op};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    struct Quiet;
+    impl Doorbell for Quiet {
+        fn ring(&self) {}
+        fn closed(&self) {}
+    }
+
+    /// Waits for the next EV_REQUEST and returns its exchange id.
+    async fn next_request(out: &Outbox) -> u32 {
+        for _ in 0..2000 {
+            let events = out.take();
+            if let Some(at) = events.iter().position(|&b| b == wire::EV_REQUEST) {
+                let id = &events[at + 1..at + 5];
+                return u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("no request reached the hub");
+    }
+
+    fn respond(hub: &Rc<Hub>, id: u32, body: &'static [u8]) {
+        hub.apply(vec![
+            Op::Head {
+                id,
+                status: 200,
+                reason: None,
+                headers: vec![],
+                end: false,
+            },
+            Op::Data {
+                id,
+                chunk: Bytes::from_static(body),
+                end: true,
+                want_drain: false,
+            },
+        ]);
+    }
+
+    async fn read_until(client: &mut TcpStream, needle: &str) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains(needle) {
+            let n = tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf))
+                .await
+                .expect("response in time")
+                .expect("read");
+            assert!(
+                n > 0,
+                "EOF before {needle:?}: {}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    /// DESIGN C3: a request that sits in the kernel buffer of an idle
+    /// keep-alive connection when closing starts is served, not dropped.
+    /// The request is written and closing signalled with no await in
+    /// between, so the connection task sees "closing" before the runtime has
+    /// even noticed the socket is readable.
+    #[tokio::test(flavor = "current_thread")]
+    async fn request_in_the_kernel_buffer_at_close_is_served_with_connection_close() {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let out = Arc::new(Outbox::new(Arc::new(Quiet)));
+                let hub = Hub::new(out.clone());
+                let tracker = Arc::new(Tracker::default());
+                let shared = Rc::new(Shared::new(hub.clone(), Config::default(), tracker.clone()));
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let mut client = TcpStream::connect(listener.local_addr().unwrap())
+                    .await
+                    .unwrap();
+                let (stream, _) = listener.accept().await.unwrap();
+                let (closing_tx, closing) = watch::channel(false);
+                let idle = watch::Sender::new(0u64);
+                let force = watch::Sender::new(0u64);
+                let signals = Signals {
+                    closing,
+                    idle: idle.subscribe(),
+                    force: force.subscribe(),
+                };
+                let guard = tracker.track(1, out.clone());
+                let task = tokio::task::spawn_local(serve(shared, stream, 1, signals, guard));
+
+                client
+                    .try_write(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .unwrap();
+                let id = next_request(&out).await;
+                respond(&hub, id, b"one");
+                let first = read_until(&mut client, "one").await;
+                assert!(!first.contains("connection: close"), "{first}");
+                // Let the connection settle into hyper's idle keep-alive state.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+
+                client
+                    .try_write(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .unwrap();
+                closing_tx.send(true).unwrap();
+
+                let id = next_request(&out).await;
+                respond(&hub, id, b"two");
+                let second = read_until(&mut client, "two").await;
+                assert!(second.contains("connection: close"), "{second}");
+                drop(client);
+                tokio::time::timeout(Duration::from_secs(5), task)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(tracker.open(), 0);
+            })
+            .await;
+    }
+}

@@ -35,20 +35,40 @@ server.listen(port, '127.0.0.1', () => {
   console.log('Ctrl-C closes gracefully; a second Ctrl-C forces.');
 });
 
+function describe(info) {
+  const parts = [];
+  const n = (count, one, many) => `${count} ${count === 1 ? one : many}`;
+  const requests = info.active + info.http2Streams;
+  if (requests > 0) parts.push(n(requests, 'request', 'requests'));
+  if (info.http2Sessions > 0) parts.push(n(info.http2Sessions, 'HTTP/2 session', 'HTTP/2 sessions'));
+  if (info.idle > 0) parts.push(n(info.idle, 'idle connection', 'idle connections'));
+  if (info.upgraded > 0) parts.push(n(info.upgraded, 'upgraded socket', 'upgraded sockets'));
+  return parts.length > 0 ? `waiting for ${parts.join(', ')}` : 'nothing left to wait for';
+}
+
 let signals = 0;
+let progress = null;
 function shutdown(signal) {
   signals += 1;
   if (signals > 1) {
     console.log(`${signal} again: forcing`);
-    if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
-    process.exit(1);
+    server.closeAllConnections();
+    return;
   }
-  console.log(`${signal}: closing (finishing what is in flight)…`);
+  console.log(`${signal}: closing (finishing what is in flight; ${signal} again forces)`);
   const started = Date.now();
+  server.on('closeTimeout', (info) => console.log(`deadline reached, forcing: ${describe(info)}`));
   server.close((err) => {
+    clearInterval(progress);
     if (err) console.error(err.message);
     console.log(`closed in ${Date.now() - started} ms`);
   });
+  const report = () => {
+    if (server.closing) console.log(describe(server.connectionsInfo()));
+  };
+  report();
+  progress = setInterval(report, 1000);
+  progress.unref();
 }
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);

@@ -52,6 +52,37 @@ export interface AddressInfo {
   port: number;
 }
 
+/** What the open connections are doing, from `connectionsInfo()`. */
+export interface ConnectionsInfo {
+  /** HTTP/1.1 connections with no request in flight (and connections that have not sent a byte yet). */
+  idle: number;
+  /** HTTP/1.1 connections with a request in flight. */
+  active: number;
+  /** Open HTTP/2 sessions. */
+  http2Sessions: number;
+  /** Open HTTP/2 streams. */
+  http2Streams: number;
+  /** Upgraded connections (WebSockets). */
+  upgraded: number;
+  /** True between `close()` and `'close'`. */
+  closing: boolean;
+}
+
+/** A request a closing server still waits for. */
+export interface OpenRequest {
+  method: string;
+  url: string;
+  httpVersion: string;
+  /** Milliseconds since the request reached the server. */
+  ageMs: number;
+}
+
+/** Passed to the `'closing'` and `'closeTimeout'` events. */
+export interface CloseSnapshot extends ConnectionsInfo {
+  /** Requests whose response has not been handed over yet. */
+  requests: OpenRequest[];
+}
+
 /**
  * A server for HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port,
  * with node:http's API. `close(cb)` stops accepting at once, lets what is in
@@ -71,6 +102,10 @@ export declare class Server extends EventEmitter {
   maxRequestsPerSocket: number;
   /** True between `listen()` taking the port and `close()`. */
   readonly listening: boolean;
+  /** True from `close()` until `'close'`. */
+  readonly closing: boolean;
+  /** Aborted when `close()` starts: hand it to long-lived work (WebSockets, streams, timers). */
+  readonly closeSignal: AbortSignal;
 
   listen(port?: number | string, hostname?: string, backlog?: number, listeningListener?: () => void): this;
   listen(port?: number | string, hostname?: string, listeningListener?: () => void): this;
@@ -82,6 +117,12 @@ export declare class Server extends EventEmitter {
   address(): AddressInfo | null;
   /** Stops accepting (the port is free when this returns), finishes what is in flight, then calls back. */
   close(callback?: (err?: Error) => void): this;
+  /** Closes connections with no request in flight now (HTTP/2: sessions with no open stream get GOAWAY). */
+  closeIdleConnections(): void;
+  /** Closes every HTTP connection now: open requests are aborted, HTTP/2 streams cancelled. Upgraded sockets are left alone. */
+  closeAllConnections(): void;
+  /** What the open connections are doing right now. */
+  connectionsInfo(): ConnectionsInfo;
   getConnections(callback: (err: Error | null, count: number) => void): this;
   setTimeout(msecs?: number, callback?: () => void): this;
   ref(): this;
@@ -91,10 +132,12 @@ export declare class Server extends EventEmitter {
   on(event: 'request', listener: RequestListener): this;
   on(event: 'listening' | 'close', listener: () => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
+  on(event: 'closing' | 'closeTimeout', listener: (snapshot: CloseSnapshot) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once(event: 'request', listener: RequestListener): this;
   once(event: 'listening' | 'close', listener: () => void): this;
   once(event: 'error', listener: (err: Error) => void): this;
+  once(event: 'closing' | 'closeTimeout', listener: (snapshot: CloseSnapshot) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use std::task::ready;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::core::conn::ConnState;
@@ -59,11 +59,23 @@ impl AsyncRead for Socket {
             };
             match this.inner.try_read(unfilled) {
                 Ok(n) => {
+                    let asked = unfilled.len();
                     // SAFETY: `try_read` initialised the first `n` bytes.
                     unsafe { buf.assume_init(n) };
                     buf.advance(n);
                     if n > 0 {
                         this.state.received();
+                        if n < asked {
+                            // A short read means the kernel buffer is empty:
+                            // forget the readiness now, as tokio's own
+                            // `poll_read` does, instead of paying a syscall
+                            // for the EAGAIN on hyper's next read. Nothing
+                            // can set newer readiness in between: the
+                            // reactor runs on this same thread.
+                            let _ = this.inner.try_io(Interest::READABLE, || {
+                                Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                            });
+                        }
                     }
                     return Poll::Ready(Ok(()));
                 }

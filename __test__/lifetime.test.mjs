@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const entry = fileURLToPath(new URL('../index.js', import.meta.url));
@@ -105,4 +106,28 @@ test('a server in a worker_thread that exits without close() releases its port',
   assert.equal(code, 0, err);
   assert.match(out, /probe ECONNREFUSED/);
   assert.match(out, /relisten ok/);
+});
+
+test('C12: with NODE_DEBUG=lastcall a closing server logs once a second what it waits for', async () => {
+  const child = spawn(process.execPath, ['-e', `
+    const http = require('node:http');
+    const { createServer } = require(process.env.LASTCALL_ENTRY);
+    let release;
+    const server = createServer((req, res) => { release = () => res.end('ok'); });
+    server.listen(0, '127.0.0.1', () => {
+      http.get({ port: server.address().port, host: '127.0.0.1', path: '/held' }, (r) => r.resume());
+      const wait = setInterval(() => {
+        if (!release) return;
+        clearInterval(wait);
+        server.close();
+        setTimeout(release, 2300);
+      }, 5);
+    });
+  `], { env: { ...process.env, LASTCALL_ENTRY: entry, NODE_DEBUG: 'lastcall' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, err);
+  const lines = err.split('\n').filter((l) => /LASTCALL \d+: closing: waiting for 1 request\(s\): GET \/held/.test(l));
+  assert.ok(lines.length >= 2 && lines.length <= 3, err);
 });

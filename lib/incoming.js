@@ -40,7 +40,9 @@ function IncomingMessage(server, id, conn, method, url, version, hasBody, buf, h
   this.httpVersionMajor = version === 20 ? 2 : 1;
   this.httpVersionMinor = version === 20 ? 0 : version === 10 ? 0 : 1;
   this.httpVersion = version === 20 ? '2.0' : version === 10 ? '1.0' : '1.1';
-  this.complete = !hasBody;
+  // As in node:http, `complete` turns true once the handler has returned
+  // (bodyless requests) or the body has ended.
+  this.complete = false;
   this.aborted = false;
   this.upgrade = false;
   this.statusCode = null;

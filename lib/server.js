@@ -63,7 +63,7 @@ class Server extends EventEmitter {
     } else if (typeof options !== 'object') {
       throw codes.ERR_INVALID_ARG_TYPE('options', 'of type object', options);
     }
-    if (requestListener !== undefined && typeof requestListener !== 'function') {
+    if (requestListener != null && typeof requestListener !== 'function') {
       throw codes.ERR_INVALID_ARG_TYPE('requestListener', 'of type function', requestListener);
     }
     this.keepAliveTimeout = option(options, 'keepAliveTimeout', 5000);
@@ -406,7 +406,9 @@ class Server extends EventEmitter {
           exchanges.set(id, res);
           try {
             this.emit('request', req, res);
+            if (!hasBody) req.complete = true;
           } catch (err) {
+            if (!hasBody) req.complete = true;
             // As in node:http a throwing handler is an uncaught exception;
             // the rest of this batch is still dispatched first.
             thrown ??= [];

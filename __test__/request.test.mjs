@@ -1,0 +1,225 @@
+// req: Node's IncomingMessage fields and a Readable body with backpressure,
+// on HTTP/1.1 and h2c.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import http2 from 'node:http2';
+import { pipeline } from 'node:stream/promises';
+import { Writable, PassThrough } from 'node:stream';
+import { protocols, request, serve, sleep, dropClients } from './helpers.mjs';
+
+for (const proto of protocols) {
+  const h2 = proto === 'h2';
+
+  test(`${proto}: method, url, httpVersion and its parts`, async (t) => {
+    let seen;
+    const { port } = await serve(t, (req, res) => {
+      seen = { method: req.method, url: req.url, v: req.httpVersion, major: req.httpVersionMajor, minor: req.httpVersionMinor };
+      res.end();
+    });
+    await request(proto, port, { method: 'DELETE', path: '/a/b?c=1&d=%20' });
+    assert.deepEqual(seen, { method: 'DELETE', url: '/a/b?c=1&d=%20', v: h2 ? '2.0' : '1.1', major: h2 ? 2 : 1, minor: h2 ? 0 : 1 });
+    dropClients(port);
+  });
+
+  test(`${proto}: headers are lower-case; duplicates combined as Node does`, async (t) => {
+    let headers;
+    let raw;
+    const { port } = await serve(t, (req, res) => {
+      headers = req.headers;
+      raw = req.rawHeaders;
+      res.end();
+    });
+    await request(proto, port, {
+      headers: {
+        'X-Custom': 'One',
+        'set-cookie': ['a=1', 'b=2'],
+        'x-multi': ['p', 'q'],
+        'content-type': 'text/plain',
+      },
+    });
+    assert.equal(headers['x-custom'], 'One');
+    assert.deepEqual(headers['set-cookie'], ['a=1', 'b=2']);
+    assert.equal(headers['x-multi'], 'p, q');
+    assert.equal(headers['content-type'], 'text/plain');
+    if (h2) {
+      assert.equal(headers[':method'], 'GET');
+      assert.equal(headers[':path'], '/');
+    } else {
+      assert.equal(headers.host, `127.0.0.1:${port}`);
+    }
+    assert.ok(Array.isArray(raw) && raw.length % 2 === 0);
+    const i = raw.findIndex((v, k) => k % 2 === 0 && v.toLowerCase() === 'x-custom');
+    assert.equal(raw[i + 1], 'One');
+    dropClients(port);
+  });
+
+  test(`${proto}: req.socket gives the addresses and ports of both ends`, async (t) => {
+    let s;
+    const { port } = await serve(t, (req, res) => {
+      s = { ra: req.socket.remoteAddress, rp: req.socket.remotePort, la: req.socket.localAddress, lp: req.socket.localPort };
+      res.end();
+    });
+    await request(proto, port);
+    assert.match(s.ra, /127\.0\.0\.1$/);
+    assert.match(s.la, /127\.0\.0\.1$/);
+    assert.equal(s.lp, port);
+    assert.ok(s.rp > 0 && s.rp !== port);
+    dropClients(port);
+  });
+
+  test(`${proto}: the body is read with for await; complete turns true at the end`, async (t) => {
+    let before;
+    let after;
+    const { port } = await serve(t, async (req, res) => {
+      before = req.complete;
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      after = req.complete;
+      res.end(Buffer.concat(chunks));
+    });
+    const body = Buffer.alloc(300_000, 'x');
+    const r = await request(proto, port, { method: 'POST', body });
+    assert.equal(r.body.length, body.length);
+    assert.equal(before, false);
+    assert.equal(after, true);
+    dropClients(port);
+  });
+
+  test(`${proto}: a request without a body is complete and ends at once`, async (t) => {
+    let state;
+    const { port } = await serve(t, (req, res) => {
+      const complete = req.complete;
+      req.on('end', () => {
+        assert.equal(req.complete, true);
+        state = { complete, ended: true };
+        res.end('done');
+      });
+      req.resume();
+    });
+    assert.equal((await request(proto, port)).body.toString(), 'done');
+    assert.deepEqual(state, { complete: false, ended: true }, 'complete is false while the handler runs, as in Node');
+    dropClients(port);
+  });
+
+  test(`${proto}: req.pipe(res) echoes, and stream.pipeline works`, async (t) => {
+    const { port } = await serve(t, async (req, res) => {
+      if (req.url === '/pipe') {
+        req.pipe(res);
+        return;
+      }
+      const through = new PassThrough();
+      await pipeline(req, through, res);
+    });
+    const body = Buffer.from('abc'.repeat(50_000));
+    assert.deepEqual((await request(proto, port, { method: 'POST', path: '/pipe', body })).body, body);
+    assert.deepEqual((await request(proto, port, { method: 'POST', path: '/pipeline', body })).body, body);
+    dropClients(port);
+  });
+
+  test(`${proto}: setEncoding and on('data') work`, async (t) => {
+    const { port } = await serve(t, (req, res) => {
+      let s = '';
+      req.setEncoding('utf8');
+      req.on('data', (d) => { assert.equal(typeof d, 'string'); s += d; });
+      req.on('end', () => res.end(s.toUpperCase()));
+    });
+    assert.equal((await request(proto, port, { method: 'POST', body: 'héllo' })).body.toString(), 'HÉLLO');
+    dropClients(port);
+  });
+
+  test(`${proto}: a client that goes away mid-body gives req 'aborted' and 'close', res 'close'`, async (t) => {
+    const events = [];
+    let got = 0;
+    const { port } = await serve(t, (req, res) => {
+      req.on('data', (d) => { got += d.length; });
+      req.on('aborted', () => events.push('aborted'));
+      req.on('error', () => {});
+      req.on('close', () => events.push('req close'));
+      res.on('close', () => events.push('res close'));
+    });
+    if (h2) {
+      const session = http2.connect(`http://127.0.0.1:${port}`);
+      const stream = session.request({ ':method': 'POST', ':path': '/' });
+      stream.on('error', () => {});
+      stream.write(Buffer.alloc(1000));
+      while (got < 1000) await sleep(5);
+      session.destroy();
+    } else {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n');
+      sock.write(Buffer.alloc(1000));
+      while (got < 1000) await sleep(5);
+      sock.destroy();
+    }
+    while (events.length < 3) await sleep(5);
+    assert.deepEqual(events.sort(), ['aborted', 'req close', 'res close']);
+  });
+
+  test(`${proto}: a slow consumer slows the client instead of filling memory`, async (t) => {
+    let reqRef;
+    let received = 0;
+    const { port } = await serve(t, (req, res) => {
+      reqRef = req;
+      req.pause();
+      req.on('data', (d) => { received += d.length; });
+      req.on('end', () => res.end(String(received)));
+    });
+    const total = 32 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024);
+    let written = 0;
+    let stalled = false;
+    let sink;
+    if (h2) {
+      const session = http2.connect(`http://127.0.0.1:${port}`);
+      t.after(() => session.destroy());
+      sink = session.request({ ':method': 'POST', ':path': '/' });
+      sink.on('response', () => {});
+      sink.on('error', () => {});
+    } else {
+      const sock = net.connect(port, '127.0.0.1');
+      t.after(() => sock.destroy());
+      sock.on('error', () => {});
+      sock.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n`);
+      sink = sock;
+    }
+    // Write until the transport pushes back and stays pushed back.
+    for (let i = 0; i < 200 && written < total; i++) {
+      if (!sink.write(chunk)) {
+        const drained = await Promise.race([new Promise((r) => sink.once('drain', () => r(true))), sleep(300).then(() => false)]);
+        if (!drained) { stalled = true; break; }
+      }
+      written += chunk.length;
+    }
+    assert.ok(stalled, `the client was never held back after ${written} bytes`);
+    assert.ok(written < 16 * 1024 * 1024, `${written} bytes went out while the handler read nothing`);
+    assert.ok(reqRef);
+    reqRef.resume();
+    t.after(() => dropClients(port));
+  });
+}
+
+test('h1: absolute-form request targets reach the handler whole', async (t) => {
+  let url;
+  const { port } = await serve(t, (req, res) => { url = req.url; res.end(); });
+  const sock = net.connect(port, '127.0.0.1');
+  sock.write('GET http://example.com/x?y=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+  sock.resume();
+  await new Promise((r) => sock.on('end', r));
+  assert.equal(url, 'http://example.com/x?y=1');
+});
+
+test('h1: pipe() into a slow Writable applies backpressure end to end', async (t) => {
+  let total = 0;
+  const { port } = await serve(t, (req, res) => {
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk, enc, cb) { total += chunk.length; setImmediate(cb); },
+    });
+    req.pipe(slow).on('finish', () => res.end(String(total)));
+  });
+  const body = Buffer.alloc(2 * 1024 * 1024, 1);
+  assert.equal((await request('h1', port, { method: 'POST', body })).body.toString(), String(body.length));
+  dropClients(port);
+});

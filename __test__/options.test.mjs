@@ -1,0 +1,74 @@
+// Server options: Node's names, defaults and validation errors, and the
+// timeouts doing what they say.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, serve, sleep, impl } from './helpers.mjs';
+import { connect, parseResponses, get } from './raw.mjs';
+
+test('defaults are Node\'s', () => {
+  const s = createServer();
+  assert.equal(s.keepAliveTimeout, 5000);
+  assert.equal(s.headersTimeout, 60000);
+  assert.equal(s.requestTimeout, 300000);
+  if (impl !== 'node') {
+    assert.equal(s.maxHeaderSize, 16384);
+    assert.equal(s.shutdownTimeout, undefined);
+  }
+});
+
+test('options are validated with ERR_INVALID_ARG_TYPE and ERR_OUT_OF_RANGE', { skip: impl === 'node' }, () => {
+  for (const name of ['keepAliveTimeout', 'headersTimeout', 'requestTimeout', 'maxHeaderSize', 'shutdownTimeout']) {
+    assert.throws(() => createServer({ [name]: '100' }), { code: 'ERR_INVALID_ARG_TYPE' }, name);
+    assert.throws(() => createServer({ [name]: -1 }), { code: 'ERR_OUT_OF_RANGE' }, name);
+    assert.throws(() => createServer({ [name]: 1.5 }), { code: 'ERR_OUT_OF_RANGE' }, name);
+  }
+  assert.throws(() => createServer({ http2: { maxConcurrentStreams: 0 } }), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => createServer({ http2: 'yes' }), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => createServer('opts'), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => createServer({}, 'listener'), { code: 'ERR_INVALID_ARG_TYPE' });
+});
+
+test('keepAliveTimeout closes an idle keep-alive connection, with EOF', async (t) => {
+  const { port } = await serve(t, (req, res) => res.end('ka'), { keepAliveTimeout: 200 });
+  const c = await connect(port);
+  const t0 = performance.now();
+  c.write(get());
+  await c.waitFor((s) => parseResponses(s).length === 1);
+  const end = await c.ended;
+  const idle = end.at - t0;
+  assert.equal(end.how, 'eof');
+  assert.ok(idle >= 150 && idle < 2000, `closed after ${Math.round(idle)} ms`);
+});
+
+test('a connection in use is not closed by keepAliveTimeout', async (t) => {
+  const { port } = await serve(t, (req, res) => setTimeout(() => res.end('slow'), 400), { keepAliveTimeout: 100 });
+  const c = await connect(port);
+  t.after(() => c.destroy());
+  c.write(get());
+  const [r] = parseResponses(await c.waitFor((s) => parseResponses(s).length === 1));
+  assert.equal(r.body, 'slow');
+});
+
+test('headersTimeout cuts off a client that never finishes its request head', async (t) => {
+  let handled = 0;
+  const { port } = await serve(t, (req, res) => { handled++; res.end(); }, { headersTimeout: 300, keepAliveTimeout: 0 });
+  const c = await connect(port);
+  const t0 = performance.now();
+  c.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+  const end = await c.ended;
+  const after = end.at - t0;
+  assert.ok(after >= 250 && after < 3000, `cut off after ${Math.round(after)} ms`);
+  assert.equal(handled, 0);
+});
+
+test('maxHeaderSize raises the limit', { skip: impl === 'node' }, async (t) => {
+  const { port } = await serve(t, (req, res) => res.end(String(req.headers['x-big'].length)), { maxHeaderSize: 64 * 1024 });
+  const c = await connect(port);
+  t.after(() => c.destroy());
+  c.write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`);
+  const [r] = parseResponses(await c.waitFor((s) => parseResponses(s).length === 1));
+  assert.equal(r.status, 200);
+  assert.equal(r.body, '40000');
+  await sleep(1);
+});

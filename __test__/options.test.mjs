@@ -72,3 +72,35 @@ test('maxHeaderSize raises the limit', { skip: impl === 'node' }, async (t) => {
   assert.equal(r.body, '40000');
   await sleep(1);
 });
+
+test('requestTimeout answers 408 and closes when a request body does not arrive in time', { skip: impl === 'node' }, async (t) => {
+  const events = [];
+  const { port } = await serve(t, (req, res) => {
+    req.on('aborted', () => events.push('aborted'));
+    req.on('error', () => {});
+    req.resume();
+  }, { requestTimeout: 300 });
+  const c = await connect(port);
+  const t0 = performance.now();
+  c.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly a little');
+  const end = await c.ended;
+  const after = end.at - t0;
+  assert.match(c.text(), /^HTTP\/1\.1 408/);
+  assert.match(c.text(), /connection: close/i);
+  assert.ok(after >= 250 && after < 3000, `answered after ${Math.round(after)} ms`);
+  assert.deepEqual(events, ['aborted']);
+});
+
+test('requestTimeout leaves a request whose body arrived in time alone, however long the handler takes', async (t) => {
+  const { port } = await serve(t, async (req, res) => {
+    let n = 0;
+    for await (const c of req) n += c.length;
+    setTimeout(() => res.end(String(n)), 500);
+  }, { requestTimeout: 200 });
+  const c = await connect(port);
+  t.after(() => c.destroy());
+  c.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
+  const [r] = parseResponses(await c.waitFor((s) => parseResponses(s).length === 1));
+  assert.equal(r.status, 200);
+  assert.equal(r.body, '5');
+});

@@ -18,7 +18,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::{sleep_until, Instant};
 
 use crate::core::config::Config;
-use crate::core::exchange::Hub;
+use crate::core::exchange::{Hub, TimedOut};
 use crate::core::io::Socket;
 use crate::core::tracker::{ConnGuard, Gauge, Tracker};
 
@@ -41,6 +41,9 @@ pub struct ConnState {
     /// client never acknowledged our PING, DESIGN C5).
     refuse_new: Cell<bool>,
     last_activity: Cell<Instant>,
+    /// When the request body of this exchange must have arrived
+    /// (`requestTimeout`, HTTP/1.1).
+    request_deadline: Cell<Option<(Instant, u32)>>,
     /// Woken when an exchange begins or ends.
     changed: Notify,
 }
@@ -56,6 +59,7 @@ impl ConnState {
             head_started: Cell::new(false),
             refuse_new: Cell::new(false),
             last_activity: Cell::new(Instant::now()),
+            request_deadline: Cell::new(None),
             changed: Notify::new(),
         }
     }
@@ -106,6 +110,12 @@ impl ConnState {
     /// No exchange is open.
     pub fn is_idle(&self) -> bool {
         self.open.borrow().is_empty()
+    }
+
+    /// Exchange `id` must have received its whole body by `at`.
+    pub fn set_request_deadline(&self, id: u32, at: Instant) {
+        self.request_deadline.set(Some((at, id)));
+        self.changed.notify_one();
     }
 
     /// Whether new HTTP/2 streams are refused.
@@ -343,7 +353,9 @@ async fn drive_h1(
     // hyper's header read timeout still bounds the wait (C7).
     let mut awaiting_head = false;
     let mut draining = false;
+    let mut close_at: Option<Instant> = None;
     loop {
+        let request_deadline = state.request_deadline.get();
         tokio::select! {
             biased;
             _ = conn.as_mut() => return Ending::Clean,
@@ -370,6 +382,26 @@ async fn drive_h1(
                     awaiting_head = false;
                     draining = true;
                     conn.as_mut().graceful_shutdown();
+                }
+            }
+            _ = sleep_until(close_at.unwrap_or_else(Instant::now)), if close_at.is_some() => {
+                return Ending::Clean;
+            }
+            // Re-evaluate the timers below when an exchange begins or ends.
+            _ = state.changed.notified(), if !awaiting_head => {}
+            _ = sleep_until(request_deadline.map_or_else(Instant::now, |d| d.0)), if request_deadline.is_some() => {
+                state.request_deadline.set(None);
+                let Some((_, id)) = request_deadline else { continue };
+                match shared.hub.request_timed_out(id) {
+                    TimedOut::NotPending => {}
+                    // Answered 408. hyper would wait for the rest of the
+                    // body before closing; give it a moment to write the
+                    // answer, then close ourselves.
+                    TimedOut::Answered => {
+                        draining = true;
+                        close_at = Some(Instant::now() + FLUSH_GRACE);
+                    }
+                    TimedOut::Cut => return Ending::Reset,
                 }
             }
             _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() && !draining && !awaiting_head => {

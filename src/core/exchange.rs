@@ -11,6 +11,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
@@ -56,6 +57,17 @@ pub struct Hub {
     outbox: Arc<Outbox>,
     exchanges: RefCell<HashMap<u32, Exchange>>,
     next_id: Cell<u32>,
+    request_timeout: Cell<Option<Duration>>,
+}
+
+/// What became of an exchange whose `requestTimeout` ran out.
+pub enum TimedOut {
+    /// Its body had arrived, or it is gone: nothing to do.
+    NotPending,
+    /// It was answered `408 Request Timeout`; JS heard an abort.
+    Answered,
+    /// Its response had started: the connection must be cut.
+    Cut,
 }
 
 /// Tells the hub when a response body is dropped or drained.
@@ -97,7 +109,47 @@ impl Hub {
             outbox,
             exchanges: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
+            request_timeout: Cell::new(None),
         })
+    }
+
+    /// How long an HTTP/1.1 request may take to arrive whole (Node's
+    /// `requestTimeout`), counted from its head.
+    pub fn set_request_timeout(&self, limit: Option<Duration>) {
+        self.request_timeout.set(limit);
+    }
+
+    /// `requestTimeout` ran out for exchange `id`.
+    pub fn request_timed_out(self: &Rc<Self>, id: u32) -> TimedOut {
+        let pending = {
+            let map = self.exchanges.borrow();
+            match map.get(&id) {
+                Some(ex) if !matches!(ex.body, ReqBody::Done) => Some(ex.respond.is_some()),
+                _ => None,
+            }
+        };
+        match pending {
+            None => TimedOut::NotPending,
+            Some(true) => {
+                // As Node does: 408, and the connection closes after it.
+                self.respond(
+                    id,
+                    408,
+                    None,
+                    vec![(
+                        Bytes::from_static(b"connection"),
+                        Bytes::from_static(b"close"),
+                    )],
+                    Some(Bytes::new()),
+                );
+                self.abort(id, true);
+                TimedOut::Answered
+            }
+            Some(false) => {
+                self.abort(id, true);
+                TimedOut::Cut
+            }
+        }
     }
 
     /// The number of exchanges whose response is still open.
@@ -138,6 +190,9 @@ impl Hub {
         self.outbox
             .push(|b| encode_request(b, id, conn.id, &parts, has_body));
         conn.begin(id);
+        if let (true, false, Some(limit)) = (has_body, conn.h2, self.request_timeout.get()) {
+            conn.set_request_deadline(id, tokio::time::Instant::now() + limit);
+        }
         let body = if has_body {
             ReqBody::Idle(incoming)
         } else {

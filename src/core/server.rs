@@ -193,6 +193,7 @@ async fn io_main(
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
     let hub = Hub::new(common.outbox.clone());
+    hub.set_request_timeout(config.request_timeout);
     let pump = tokio::task::spawn_local(pump(hub.clone(), common.clone()));
     let shared = Rc::new(Shared::new(hub, config, common.tracker.clone()));
     let (closing_tx, closing_rx) = watch::channel(false);

@@ -1,0 +1,235 @@
+'use strict';
+// `npm run bench [-- --quick] [--reps=N] [--duration=S] [--only=name]`
+//
+// Runs the same hello-world handler on lastcall and on Node's own servers,
+// side by side: servers alternate (A B A B …), each run in a fresh process
+// after a warm-up, and the report gives medians and the lastcall/node ratio
+// of every repetition, because shared machines are noisy. Figures: req/s,
+// p99 latency, server CPU per request (from /proc), peak RSS. Then idle
+// keep-alive connections: memory per connection and close() → callback.
+// Prints a markdown table and writes JSON under bench/results/.
+
+const { spawn, fork, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const net = require('node:net');
+const path = require('node:path');
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => {
+  const [k, v] = a.replace(/^--/, '').split('=');
+  return [k, v ?? true];
+}));
+const quick = Boolean(args.quick);
+const reps = Number(args.reps) || (quick ? 1 : 3);
+const duration = Number(args.duration) || (quick ? 1 : 5);
+const warmup = 1; // wrk and h2load take whole seconds
+const idleCounts = quick ? [200] : [1000, 10000];
+const only = typeof args.only === 'string' ? args.only : null;
+const SERVER = path.join(__dirname, 'servers', 'hello.js');
+const CLK_TCK = 100;
+
+function which(tool) {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+const tools = { wrk: which('wrk'), h2load: which('h2load'), taskset: which('taskset') };
+// --no-pin lets every thread use every core (lastcall runs two threads).
+const pin = Boolean(tools.taskset) && os.cpus().length >= 2 && !args['no-pin'];
+
+function cpuTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function status(pid, key) {
+  const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(impl) {
+  const port = await freePort();
+  // The server gets CPU 0 (and lastcall's I/O thread with it); the load
+  // generator CPU 1, so neither measures the other's scheduling.
+  const child = fork(SERVER, [impl, String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  if (pin) execFileSync(tools.taskset, ['-a', '-p', '-c', '0', String(child.pid)], { stdio: 'ignore' });
+  await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${impl} server exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', resolve);
+    child.kill('SIGKILL');
+  });
+}
+
+function runTool(cmd, argv) {
+  const full = pin ? [tools.taskset, ['-c', '1', cmd, ...argv]] : [cmd, argv];
+  return new Promise((resolve, reject) => {
+    const p = spawn(full[0], full[1], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} failed: ${out}`))));
+  });
+}
+
+function toMs(v, unit) {
+  const n = Number(v);
+  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
+}
+
+const loaders = {
+  h1: {
+    tool: 'wrk',
+    settings: 'wrk -t1 -c50',
+    async run(port, secs) {
+      const out = await runTool(tools.wrk, ['-t1', '-c50', `-d${secs}s`, '--latency', `http://127.0.0.1:${port}/`]);
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+      const total = Number(/(\d+) requests in/.exec(out)?.[1]);
+      const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+      return { rps, total, p99ms: p99 ? toMs(p99[1], p99[2]) : null };
+    },
+  },
+  h2c: {
+    tool: 'h2load',
+    settings: 'h2load -c10 -m10 -t1',
+    async run(port, secs) {
+      const out = await runTool(tools.h2load, ['-c10', '-m10', '-t1', `-D${secs}`, `http://127.0.0.1:${port}/`]);
+      const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]);
+      const total = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(out)?.[1]);
+      // h2load reports min/max/mean/sd of request time, not percentiles.
+      const max = /time for request:\s+[\d.]+(?:us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(out);
+      return { rps, total, p99ms: null, maxMs: max ? toMs(max[1], max[2]) : null };
+    },
+  },
+};
+
+const scenarios = [
+  { name: 'hello-h1', loader: 'h1', impls: ['lastcall', 'node'] },
+  { name: 'hello-h2c', loader: 'h2c', impls: ['lastcall', 'node2'] },
+];
+
+async function measure(impl, loader) {
+  const { child, port } = await startServer(impl);
+  try {
+    await loader.run(port, warmup);
+    const before = cpuTicks(child.pid);
+    const r = await loader.run(port, duration);
+    const ticks = cpuTicks(child.pid) - before;
+    r.cpuUsPerReq = r.total > 0 ? (ticks / CLK_TCK) * 1e6 / r.total : null;
+    r.peakRssMiB = status(child.pid, 'VmHWM') / 1048576;
+    return r;
+  } finally {
+    await stop(child);
+  }
+}
+
+function median(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+async function idleConnections(impl, count) {
+  const { child, port } = await startServer(impl);
+  const sockets = [];
+  try {
+    const base = status(child.pid, 'VmRSS');
+    for (let i = 0; i < count; i++) {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      sockets.push(new Promise((resolve) => {
+        s.once('data', () => resolve(s));
+        s.write('GET / HTTP/1.1\r\nHost: bench\r\n\r\n');
+      }));
+      if (i % 200 === 199) await Promise.all(sockets.slice(-200));
+    }
+    await Promise.all(sockets);
+    await new Promise((r) => setTimeout(r, 200));
+    const rss = status(child.pid, 'VmRSS');
+    const closed = new Promise((resolve) => child.once('message', resolve));
+    child.send({ cmd: 'close', forceIdle: true, limitMs: 3000 });
+    const { closedMs } = await closed;
+    return { count, rssPerConnKiB: (rss - base) / count / 1024, closedMs };
+  } finally {
+    for (const p of sockets) p.then((s) => s.destroy());
+    await stop(child);
+  }
+}
+
+function fmt(v, digits = 0) {
+  return v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits);
+}
+
+async function main() {
+  const results = { when: new Date().toISOString(), machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, node: process.version, quick, reps, duration, pinned: pin, scenarios: {}, idle: [] };
+  console.log(`# lastcall benchmark (${quick ? 'quick' : 'full'}): ${results.machine}, Node ${process.version}`);
+  console.log(`${reps} repetition(s) of ${duration} s after a ${warmup} s warm-up, servers alternating${pin ? '; server on CPU 0, load generator on CPU 1' : ''}.\n`);
+  for (const [name, tool] of Object.entries(tools)) {
+    if (!tool) console.log(`- ${name} not found: ${name === 'taskset' ? 'runs unpinned' : `skipping its scenarios (apt-get install -y ${name === 'h2load' ? 'nghttp2-client' : name})`}`);
+  }
+  for (const sc of scenarios) {
+    if (only && sc.name !== only) continue;
+    const loader = loaders[sc.loader];
+    if (!tools[loader.tool]) continue;
+    const runs = Object.fromEntries(sc.impls.map((i) => [i, []]));
+    for (let r = 0; r < reps; r++) {
+      for (const impl of sc.impls) runs[impl].push(await measure(impl, loader));
+    }
+    const [ours, theirs] = sc.impls;
+    const ratios = runs[ours].map((x, k) => x.rps / runs[theirs][k].rps);
+    results.scenarios[sc.name] = { settings: loader.settings, runs, ratios };
+    console.log(`## ${sc.name} (${loader.settings})\n`);
+    console.log('| server | req/s (median) | p99 ms | CPU µs/req | peak RSS MiB |');
+    console.log('|---|---|---|---|---|');
+    for (const impl of sc.impls) {
+      const xs = runs[impl];
+      console.log(`| ${impl} | ${fmt(median(xs.map((x) => x.rps)))} | ${fmt(median(xs.map((x) => x.p99ms)), 2)} | ${fmt(median(xs.map((x) => x.cpuUsPerReq)), 1)} | ${fmt(median(xs.map((x) => x.peakRssMiB)), 1)} |`);
+    }
+    console.log(`\nlastcall/${theirs} req/s per repetition: ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${fmt(median(ratios), 2)})\n`);
+  }
+  if (!only || only === 'idle') {
+    console.log('## idle keep-alive connections: memory and close() → callback\n');
+    console.log('| server | connections | RSS KiB per connection | close() → callback ms |');
+    console.log('|---|---|---|---|');
+    for (const count of idleCounts) {
+      for (const impl of ['lastcall', 'node']) {
+        const r = await idleConnections(impl, count);
+        results.idle.push({ impl, ...r });
+        const label = impl === 'node' ? 'node:http (close + closeAllConnections)' : impl;
+        console.log(`| ${label} | ${count} | ${fmt(r.rssPerConnKiB, 1)} | ${r.closedMs === null ? 'no callback in 3 s' : fmt(r.closedMs, 1)} |`);
+      }
+    }
+    console.log('');
+  }
+  const dir = path.join(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${results.when.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(results, null, 2));
+  console.log(`results written to ${path.relative(process.cwd(), file)}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

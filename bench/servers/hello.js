@@ -1,0 +1,39 @@
+'use strict';
+// One benchmark server: `node hello.js <impl> <port>`, impl = lastcall |
+// node (node:http) | node2 (node:http2, h2c). Prints "ready" once listening.
+// Over IPC it answers { cmd: 'close' } with how long close() took to call back.
+
+const impl = process.argv[2];
+const port = Number(process.argv[3]);
+
+function hello(req, res) {
+  res.setHeader('content-type', 'text/plain');
+  res.end('hello world');
+}
+
+let server;
+if (impl === 'lastcall') server = require('../../index.js').createServer(hello);
+else if (impl === 'node') server = require('node:http').createServer(hello);
+else if (impl === 'node2') server = require('node:http2').createServer(hello);
+else throw new Error(`unknown impl ${impl}`);
+
+server.listen(port, '127.0.0.1', () => {
+  if (process.send) process.send({ ready: true });
+  else console.log('ready');
+});
+
+process.on('message', (msg) => {
+  if (msg.cmd !== 'close') return;
+  const t0 = performance.now();
+  let done = false;
+  server.close(() => {
+    done = true;
+    process.send({ closedMs: performance.now() - t0 }, () => process.exit(0));
+  });
+  // node:http keeps idle keep-alive sockets open; this is what a Node user
+  // has to add to get a prompt callback.
+  if (impl === 'node' && msg.forceIdle) server.closeAllConnections();
+  setTimeout(() => {
+    if (!done) process.send({ closedMs: null }, () => process.exit(0));
+  }, msg.limitMs || 3000).unref();
+});

@@ -31,6 +31,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Outbox {
     buf: Mutex<Vec<u8>>,
     doorbell: Arc<dyn Doorbell>,
+    /// Ring when the I/O thread is about to park rather than at once.
+    deferred: bool,
+    pending: std::sync::atomic::AtomicBool,
 }
 
 impl Outbox {
@@ -39,6 +42,28 @@ impl Outbox {
         Outbox {
             buf: Mutex::new(Vec::with_capacity(16 * 1024)),
             doorbell,
+            deferred: false,
+            pending: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// An outbox that rings only from [`Outbox::ring_if_pending`], which the
+    /// I/O thread calls just before it parks: everything it found in one
+    /// pass over the ready sockets reaches JS in one wake-up.
+    pub fn deferred(doorbell: Arc<dyn Doorbell>) -> Self {
+        Outbox {
+            deferred: true,
+            ..Outbox::new(doorbell)
+        }
+    }
+
+    /// Rings if a deferred ring is owed.
+    pub fn ring_if_pending(&self) {
+        if self
+            .pending
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            self.doorbell.ring();
         }
     }
 
@@ -52,7 +77,12 @@ impl Outbox {
         };
         // Ring outside the lock: the doorbell may take its own locks.
         if was_empty {
-            self.doorbell.ring();
+            if self.deferred {
+                self.pending
+                    .store(true, std::sync::atomic::Ordering::Release);
+            } else {
+                self.doorbell.ring();
+            }
         }
     }
 

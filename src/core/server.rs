@@ -80,12 +80,15 @@ impl Server {
             syscall: "listen",
             source,
         })?;
+        let outbox = Arc::new(Outbox::deferred(doorbell));
+        let before_park = outbox.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_park(move || before_park.ring_if_pending())
             .build()
             .map_err(Error::Thread)?;
         let common = Arc::new(Common {
-            outbox: Arc::new(Outbox::new(doorbell)),
+            outbox,
             inbox: Inbox::default(),
             tracker: Arc::new(Tracker::default()),
             idle: watch::Sender::new(0),

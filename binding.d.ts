@@ -27,8 +27,11 @@ export declare class NativeServer {
   close(): void
   /** Closes idle connections now (HTTP/2: sessions without open streams). */
   closeIdle(): void
-  /** Closes every connection now, cancelling open requests. */
-  force(): void
+  /**
+   * Closes every connection now, cancelling open requests; with
+   * `upgraded`, upgraded sockets (WebSockets) too.
+   */
+  force(upgraded: boolean): void
   /** What the open connections are doing. */
   connectionsInfo(): NativeConnectionsInfo
   /** Drops the worker-exit hook; called once the server has fully closed. */

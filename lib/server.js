@@ -9,6 +9,7 @@ const { codes, connResetException, fromNative } = require('./errors');
 const { IncomingMessage } = require('./incoming');
 const { ServerResponse } = require('./response');
 const { connRecord } = require('./socket');
+const { UpgradeSocket } = require('./upgrade');
 const wire = require('./wire');
 const { kConn, kStart } = require('./symbols');
 
@@ -25,6 +26,8 @@ const kOnEvents = Symbol('onEvents');
 const kOnClosed = Symbol('onClosed');
 const kCloseController = Symbol('closeController');
 const kCloseTimers = Symbol('closeTimers');
+const kTunnels = Symbol('tunnels');
+const EMPTY = Buffer.alloc(0);
 
 const IDLE = 0;
 const LISTENING = 1;
@@ -85,6 +88,7 @@ class Server extends EventEmitter {
     this[kState] = IDLE;
     this[kExchanges] = new Map();
     this[kConns] = new Map();
+    this[kTunnels] = new Map();
     this[kWriter] = new wire.OpWriter();
     this[kFlushScheduled] = false;
     this[kFinishingList] = [];
@@ -130,7 +134,7 @@ class Server extends EventEmitter {
   // sees 'aborted'/'close', `res` 'close'), HTTP/2 streams get
   // RST_STREAM(CANCEL). Node's semantics: upgraded sockets are left alone.
   closeAllConnections() {
-    if (this[kNative] !== null) this[kNative].force();
+    if (this[kNative] !== null) this[kNative].force(false);
   }
 
   // What a closing server is still waiting for: the connection counts and
@@ -278,7 +282,7 @@ class Server extends EventEmitter {
         this.emit('closeTimeout', this._snapshot());
         // The listener may have run closeAllConnections() itself; forcing
         // twice is harmless.
-        if (this[kNative] !== null) this[kNative].force();
+        if (this[kNative] !== null) this[kNative].force(true);
       }, this.shutdownTimeout);
     }
     if (debug.enabled) {
@@ -390,6 +394,7 @@ class Server extends EventEmitter {
       const id = u32(buf, p + 1);
       switch (type) {
         case wire.EV_REQUEST: {
+          const p0 = p;
           const conn = this[kConns].get(u32(buf, p + 5));
           const version = buf[p + 9];
           const hasBody = (buf[p + 10] & wire.REQ_HAS_BODY) !== 0;
@@ -402,6 +407,10 @@ class Server extends EventEmitter {
           const hlen = u32(buf, q);
           p = q + 4 + hlen;
           const req = new IncomingMessage(this, id, conn || orphanConn, method, url, version, hasBody, buf, q + 4, p, now);
+          if ((buf[p0 + 10] & wire.REQ_UPGRADE) !== 0 && this.listenerCount('upgrade') > 0) {
+            this._upgrade(req, id, conn || orphanConn);
+            break;
+          }
           const res = new ServerResponse(this, req, id);
           exchanges.set(id, res);
           try {
@@ -420,6 +429,7 @@ class Server extends EventEmitter {
           const n = u32(buf, p + 5);
           const res = exchanges.get(id);
           if (res !== undefined) res.req._onBody(buf.subarray(p + 9, p + 9 + n));
+          else this[kTunnels].get(id)?._onBody(buf.subarray(p + 9, p + 9 + n));
           p += 9 + n;
           break;
         }
@@ -428,6 +438,8 @@ class Server extends EventEmitter {
           if (res !== undefined) {
             res.req._onEnd();
             if (res.writableFinished) exchanges.delete(id);
+          } else {
+            this[kTunnels].get(id)?._onEnd();
           }
           p += 5;
           break;
@@ -437,6 +449,8 @@ class Server extends EventEmitter {
           if (res !== undefined) {
             exchanges.delete(id);
             abortExchange(res);
+          } else {
+            this[kTunnels].get(id)?._onAbort();
           }
           p += 5;
           break;
@@ -444,6 +458,7 @@ class Server extends EventEmitter {
         case wire.EV_DRAIN: {
           const res = exchanges.get(id);
           if (res !== undefined) res._onDrain();
+          else this[kTunnels].get(id)?._onDrain();
           p += 5;
           break;
         }
@@ -473,6 +488,7 @@ class Server extends EventEmitter {
             this[kConns].delete(id);
             conn.closed = true;
             if (conn.socket !== null) conn.socket._closed();
+            if (conn.tunnel) conn.tunnel._onConnClose();
           }
           p += 5;
           break;
@@ -485,6 +501,27 @@ class Server extends EventEmitter {
     }
     if (thrown) {
       for (const err of thrown) process.nextTick(() => { throw err; });
+    }
+  }
+
+  // An HTTP/1.1 request asked to switch protocols and someone listens for
+  // 'upgrade': hand over a socket, as node:http does. The request has no
+  // body to read (hyper passes none), and `head` is empty: bytes the client
+  // sent early arrive as the socket's first 'data'.
+  _upgrade(req, id, conn) {
+    req.upgrade = true;
+    req.complete = true;
+    const socket = new UpgradeSocket(this, id, conn);
+    this[kTunnels].set(id, socket);
+    conn.tunnel = socket;
+    this.emit('upgrade', req, socket, EMPTY);
+  }
+
+  _dropTunnel(id, abort) {
+    if (!this[kTunnels].delete(id)) return;
+    if (abort) {
+      this[kWriter].simple(wire.OP_ABORT, id);
+      this._scheduleFlush();
     }
   }
 
@@ -507,7 +544,9 @@ class Server extends EventEmitter {
     for (const conn of this[kConns].values()) {
       conn.closed = true;
       if (conn.socket !== null) conn.socket._closed();
+      if (conn.tunnel) conn.tunnel._onConnClose();
     }
+    this[kTunnels].clear();
     this[kConns].clear();
     this.emit('close');
   }

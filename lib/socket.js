@@ -76,7 +76,7 @@ class Socket extends EventEmitter {
 // One record per connection, from EV_CONN_OPEN to EV_CONN_CLOSE; the
 // Socket object is built only if someone asks for it.
 function connRecord(id, localAddress, localPort, remoteAddress, remotePort) {
-  return { id, localAddress, localPort, remoteAddress, remotePort, socket: null, closed: false };
+  return { id, localAddress, localPort, remoteAddress, remotePort, socket: null, tunnel: null, closed: false };
 }
 
 function socketFor(server, conn) {

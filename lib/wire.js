@@ -11,6 +11,7 @@ const EV_DRAIN = 5;
 const EV_CONN_OPEN = 6;
 const EV_CONN_CLOSE = 7;
 const REQ_HAS_BODY = 1;
+const REQ_UPGRADE = 2;
 
 const OP_HEAD = 1;
 const OP_DATA = 2;
@@ -147,6 +148,7 @@ module.exports = {
   EV_CONN_OPEN,
   EV_CONN_CLOSE,
   REQ_HAS_BODY,
+  REQ_UPGRADE,
   OP_DEMAND,
   OP_ABORT,
   OpWriter,

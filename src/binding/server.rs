@@ -98,7 +98,7 @@ impl NativeServer {
                 // The environment is going away: nobody will wait for the
                 // drain, so release the port and end every connection now.
                 let _ = server.close();
-                server.force();
+                server.force(true);
             })
             .ok();
         Ok(NativeServer { inner, cleanup })
@@ -144,10 +144,11 @@ impl NativeServer {
         self.inner.close_idle();
     }
 
-    /// Closes every connection now, cancelling open requests.
+    /// Closes every connection now, cancelling open requests; with
+    /// `upgraded`, upgraded sockets (WebSockets) too.
     #[napi(catch_unwind)]
-    pub fn force(&self) {
-        self.inner.force();
+    pub fn force(&self, upgraded: bool) {
+        self.inner.force(upgraded);
     }
 
     /// What the open connections are doing.

@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,13 +35,14 @@ pub struct ConnState {
     tracker: Arc<Tracker>,
     /// Exchanges whose response is still open.
     open: RefCell<Vec<u32>>,
-    /// Bytes arrived while no exchange was open: a request head may be
-    /// half-read (HTTP/1.1).
-    head_started: Cell<bool>,
+    /// What the socket wrapper records as bytes arrive.
+    activity: Arc<Activity>,
     /// Once set, new HTTP/2 streams are refused (a closing session whose
     /// client never acknowledged our PING, DESIGN C5).
     refuse_new: Cell<bool>,
-    last_activity: Cell<Instant>,
+    /// The exchange that switched protocols, and whether its tunnel is
+    /// still open (DESIGN C11).
+    tunnel: Cell<Option<(u32, TunnelState)>>,
     /// When the request body of this exchange must have arrived
     /// (`requestTimeout`, HTTP/1.1).
     request_deadline: Cell<Option<(Instant, u32)>>,
@@ -56,10 +58,10 @@ impl ConnState {
             h2,
             tracker,
             open: RefCell::new(Vec::new()),
-            head_started: Cell::new(false),
+            activity: Arc::new(Activity::new()),
             refuse_new: Cell::new(false),
-            last_activity: Cell::new(Instant::now()),
             request_deadline: Cell::new(None),
+            tunnel: Cell::new(None),
             changed: Notify::new(),
         }
     }
@@ -73,7 +75,8 @@ impl ConnState {
             self.tracker.inc(Gauge::H1Busy);
         }
         open.push(id);
-        self.head_started.set(false);
+        self.activity.busy.store(true, Ordering::Relaxed);
+        self.activity.head_started.store(false, Ordering::Relaxed);
         self.changed.notify_one();
     }
 
@@ -84,6 +87,9 @@ impl ConnState {
             return;
         };
         open.swap_remove(at);
+        self.activity
+            .busy
+            .store(!open.is_empty(), Ordering::Relaxed);
         if self.h2 {
             self.tracker.dec(Gauge::H2Streams);
         } else if open.is_empty() {
@@ -94,22 +100,40 @@ impl ConnState {
         self.changed.notify_one();
     }
 
-    /// Bytes arrived.
+    /// Something happened on the connection.
     pub fn touch(&self) {
-        self.last_activity.set(Instant::now());
+        self.activity.touch();
     }
 
-    /// Bytes arrived from the peer.
-    pub fn received(&self) {
-        self.touch();
-        if self.is_idle() {
-            self.head_started.set(true);
-        }
+    /// The activity record the socket wrapper updates.
+    pub fn activity(&self) -> Arc<Activity> {
+        self.activity.clone()
     }
 
     /// No exchange is open.
     pub fn is_idle(&self) -> bool {
         self.open.borrow().is_empty()
+    }
+
+    /// Exchange `id` is switching protocols; the connection now counts as
+    /// upgraded until its tunnel closes.
+    pub fn tunnel_opened(&self, id: u32) {
+        self.tunnel.set(Some((id, TunnelState::Open)));
+        self.tracker.inc(Gauge::Upgraded);
+    }
+
+    /// The tunnel ended; `clean` if both sides closed in order.
+    pub fn tunnel_closed(&self, clean: bool) {
+        if let Some((id, TunnelState::Open)) = self.tunnel.get() {
+            let state = if clean {
+                TunnelState::Closed
+            } else {
+                TunnelState::Failed
+            };
+            self.tunnel.set(Some((id, state)));
+            self.tracker.dec(Gauge::Upgraded);
+            self.changed.notify_one();
+        }
     }
 
     /// Exchange `id` must have received its whole body by `at`.
@@ -139,6 +163,63 @@ impl ConnState {
             self.tracker.dec(Gauge::H1Busy);
         }
     }
+}
+
+/// What the socket wrapper records as bytes arrive. Shared with the socket,
+/// which hyper requires to be `Send` for upgrades; only the I/O thread
+/// touches it, so relaxed atomics cost next to nothing.
+pub struct Activity {
+    epoch: Instant,
+    /// Microseconds since `epoch` of the last activity.
+    last: AtomicU64,
+    /// Bytes arrived while no exchange was open: a request head may be
+    /// half-read (HTTP/1.1).
+    head_started: AtomicBool,
+    /// An exchange is open.
+    busy: AtomicBool,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            epoch: Instant::now(),
+            last: AtomicU64::new(0),
+            head_started: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
+        }
+    }
+
+    fn touch(&self) {
+        let us = self.epoch.elapsed().as_micros() as u64;
+        self.last.store(us, Ordering::Relaxed);
+    }
+
+    /// Bytes arrived from the peer.
+    pub fn received(&self) {
+        self.touch();
+        if !self.busy.load(Ordering::Relaxed) {
+            self.head_started.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn last(&self) -> Instant {
+        self.epoch + Duration::from_micros(self.last.load(Ordering::Relaxed))
+    }
+
+    fn head_started(&self) -> bool {
+        self.head_started.load(Ordering::Relaxed)
+    }
+}
+
+/// Where an upgraded connection's tunnel is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelState {
+    /// Bytes flow between the socket and JS.
+    Open,
+    /// Both sides closed in order.
+    Closed,
+    /// It failed or was aborted.
+    Failed,
 }
 
 /// Runs hyper's per-stream tasks on the I/O thread's `LocalSet`.
@@ -195,8 +276,10 @@ pub struct Signals {
     pub closing: watch::Receiver<bool>,
     /// Close idle connections now (C10).
     pub idle: watch::Receiver<u64>,
-    /// Close every connection now, cancelling what is open (C9, C10).
+    /// Close every HTTP connection now, cancelling what is open (C9, C10).
     pub force: watch::Receiver<u64>,
+    /// Close upgraded connections too (the shutdown deadline, C9, C11).
+    pub kill: watch::Receiver<u64>,
 }
 
 /// How long a closing HTTP/2 session waits for the client to acknowledge
@@ -276,19 +359,20 @@ pub async fn serve(
         _ = signals.closing.wait_for(|c| *c) => Detected::Gone,
         _ = signals.idle.changed() => Detected::Gone,
         _ = signals.force.changed() => Detected::Gone,
+        _ = signals.kill.changed() => Detected::Gone,
     };
     let (prefix, h2) = match detected {
         Detected::Http1(p) => (p, false),
         Detected::Http2(p) => (p, true),
         Detected::Gone => {
-            finish(Rc::new(stream), Ending::Clean).await;
+            finish(Arc::new(stream), Ending::Clean).await;
             drop(guard);
             return;
         }
     };
-    let stream = Rc::new(stream);
+    let stream = Arc::new(stream);
     let state = Rc::new(ConnState::new(id, h2, shared.tracker.clone()));
-    let io = TokioIo::new(Socket::new(prefix, stream.clone(), state.clone()));
+    let io = TokioIo::new(Socket::new(prefix, stream.clone(), state.activity()));
     let ending = if h2 {
         shared.tracker.inc(Gauge::H2Sessions);
         let ending = drive_h2(&shared, io, &state, &mut signals).await;
@@ -304,7 +388,7 @@ pub async fn serve(
 
 /// Lets the socket go. hyper has dropped its handle by now, so this is the
 /// last reference and dropping it closes the descriptor.
-async fn finish(stream: Rc<TcpStream>, ending: Ending) {
+async fn finish(stream: Arc<TcpStream>, ending: Ending) {
     let sock = socket2::SockRef::from(&*stream);
     match ending {
         Ending::Reset => {
@@ -344,7 +428,7 @@ async fn drive_h1(
     let hub = shared.hub.clone();
     let st = state.clone();
     let svc = service_fn(move |req| hub.clone().serve(st.clone(), req));
-    let conn = shared.h1.serve_connection(io, svc);
+    let conn = shared.h1.serve_connection(io, svc).with_upgrades();
     tokio::pin!(conn);
     let keep_alive = shared.config.keep_alive_timeout;
     let mut idle_deadline = keep_alive.map(|k| Instant::now() + k);
@@ -356,21 +440,28 @@ async fn drive_h1(
     let mut close_at: Option<Instant> = None;
     loop {
         let request_deadline = state.request_deadline.get();
+        let mut upgraded = None;
         tokio::select! {
             biased;
-            _ = conn.as_mut() => return Ending::Clean,
+            _ = conn.as_mut() => {
+                // After a 101, hyper hands the socket to the tunnel and ends.
+                match state.tunnel.get() {
+                    Some((id, TunnelState::Open)) => upgraded = Some(id),
+                    _ => return Ending::Clean,
+                }
+            }
             _ = signals.force.changed() => {
                 let busy = !state.is_idle();
                 shared.hub.abort_all(state);
                 return if busy { Ending::Reset } else { Ending::Clean };
             }
             _ = signals.idle.changed(), if !draining => {
-                if state.is_idle() && !state.head_started.get() && !bytes_waiting(stream) {
+                if state.is_idle() && !state.activity.head_started() && !bytes_waiting(stream) {
                     return Ending::Clean;
                 }
             }
             _ = signals.closing.wait_for(|c| *c), if !draining && !awaiting_head => {
-                if state.is_idle() && (state.head_started.get() || bytes_waiting(stream)) {
+                if state.is_idle() && (state.activity.head_started() || bytes_waiting(stream)) {
                     awaiting_head = true;
                 } else {
                     draining = true;
@@ -407,8 +498,8 @@ async fn drive_h1(
             _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() && !draining && !awaiting_head => {
                 let Some(k) = keep_alive else { continue };
                 let now = Instant::now();
-                let due = state.last_activity.get() + k;
-                if !state.is_idle() || state.head_started.get() {
+                let due = state.activity.last() + k;
+                if !state.is_idle() || state.activity.head_started() {
                     idle_deadline = Some(now + k);
                 } else if due <= now {
                     if bytes_waiting(stream) {
@@ -420,6 +511,34 @@ async fn drive_h1(
                 } else {
                     idle_deadline = Some(due);
                 }
+            }
+        }
+        if let Some(id) = upgraded {
+            return hold_tunnel(shared, state, id, signals).await;
+        }
+    }
+}
+
+/// An upgraded connection stays until its tunnel ends; closing and
+/// `closeAllConnections()` leave it alone (Node's semantics), the shutdown
+/// deadline ends it (DESIGN C11).
+async fn hold_tunnel(
+    shared: &Shared,
+    state: &Rc<ConnState>,
+    id: u32,
+    signals: &mut Signals,
+) -> Ending {
+    loop {
+        match state.tunnel.get() {
+            Some((_, TunnelState::Closed)) => return Ending::Clean,
+            Some((_, TunnelState::Failed)) | None => return Ending::Reset,
+            Some((_, TunnelState::Open)) => {}
+        }
+        tokio::select! {
+            _ = state.changed.notified() => {}
+            _ = signals.kill.changed() => {
+                shared.hub.abort(id, true);
+                return Ending::Reset;
             }
         }
     }
@@ -579,6 +698,7 @@ mod tests {
                     closing,
                     idle: idle.subscribe(),
                     force: force.subscribe(),
+                    kill: force.subscribe(),
                 };
                 let guard = tracker.track(1, out.clone());
                 let task = tokio::task::spawn_local(serve(shared, stream, 1, signals, guard));

@@ -19,9 +19,14 @@ use http_body::Body;
 use hyper::body::Incoming;
 use tokio::sync::{oneshot, Notify};
 
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+
 use crate::core::body::{Aborted, Pipe, ResBody};
 use crate::core::conn::ConnState;
 use crate::core::dispatch::Outbox;
+use crate::core::io::Socket;
+use crate::core::tunnel::{self, Tunnel};
 use crate::core::wire::{self, Op, Put};
 
 /// How much request body the I/O thread may read ahead of JS per demand.
@@ -50,6 +55,10 @@ struct Exchange {
     body: ReqBody,
     conn: Rc<ConnState>,
     response_done: bool,
+    /// The request asked to switch protocols; taken by a 101 response.
+    upgrade: Option<OnUpgrade>,
+    /// The connection switched protocols: this exchange is now its tunnel.
+    tunnel: Option<Rc<Tunnel>>,
 }
 
 /// All live exchanges of one server.
@@ -58,6 +67,7 @@ pub struct Hub {
     exchanges: RefCell<HashMap<u32, Exchange>>,
     next_id: Cell<u32>,
     request_timeout: Cell<Option<Duration>>,
+    closing: Cell<bool>,
 }
 
 /// What became of an exchange whose `requestTimeout` ran out.
@@ -110,7 +120,13 @@ impl Hub {
             exchanges: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
             request_timeout: Cell::new(None),
+            closing: Cell::new(false),
         })
+    }
+
+    /// The server is closing: upgrade requests are refused from now on.
+    pub fn set_closing(&self) {
+        self.closing.set(true);
     }
 
     /// How long an HTTP/1.1 request may take to arrive whole (Node's
@@ -183,12 +199,30 @@ impl Hub {
             // Never reached JS, so the client may safely retry it.
             return Err(Aborted::refused());
         }
+        let mut req = req;
+        // hyper attaches `OnUpgrade` only to HTTP/1.1 requests that ask to
+        // switch protocols (`Connection: upgrade` with `Upgrade:`).
+        let upgrade = if conn.h2 {
+            None
+        } else {
+            req.extensions_mut().remove::<OnUpgrade>()
+        };
+        if upgrade.is_some() && self.closing.get() {
+            // A closing server takes no new long-lived connections.
+            return Ok(self.refuse_upgrade());
+        }
         let id = self.alloc_id();
         let (tx, rx) = oneshot::channel();
         let (parts, incoming) = req.into_parts();
         let has_body = !incoming.is_end_stream();
+        let flags = if has_body { wire::REQ_HAS_BODY } else { 0 }
+            | if upgrade.is_some() {
+                wire::REQ_UPGRADE
+            } else {
+                0
+            };
         self.outbox
-            .push(|b| encode_request(b, id, conn.id, &parts, has_body));
+            .push(|b| encode_request(b, id, conn.id, &parts, flags));
         conn.begin(id);
         if let (true, false, Some(limit)) = (has_body, conn.h2, self.request_timeout.get()) {
             conn.set_request_deadline(id, tokio::time::Instant::now() + limit);
@@ -206,6 +240,8 @@ impl Hub {
                 body,
                 conn,
                 response_done: false,
+                upgrade,
+                tunnel: None,
             },
         );
         // If hyper drops this future (the client went away before the
@@ -254,12 +290,13 @@ impl Hub {
                     end,
                     want_drain,
                 } => {
-                    if let Some(pipe) = self
-                        .exchanges
-                        .borrow()
-                        .get(&id)
-                        .and_then(|e| e.pipe.clone())
-                    {
+                    let (pipe, tunnel) = match self.exchanges.borrow().get(&id) {
+                        Some(e) => (e.pipe.clone(), e.tunnel.clone()),
+                        None => (None, None),
+                    };
+                    if let Some(t) = tunnel {
+                        t.push(chunk, end, want_drain);
+                    } else if let Some(pipe) = pipe {
                         pipe.borrow_mut().push(chunk, end, want_drain);
                     }
                 }
@@ -285,6 +322,22 @@ impl Hub {
             hub: self.clone(),
             id,
         };
+        let switching = status == 101 && ex.upgrade.is_some();
+        if switching {
+            if let Some(on_upgrade) = ex.upgrade.take() {
+                let tunnel = Rc::new(Tunnel::default());
+                ex.tunnel = Some(tunnel.clone());
+                ex.conn.tunnel_opened(id);
+                tokio::task::spawn_local(switch(
+                    self.clone(),
+                    id,
+                    on_upgrade,
+                    tunnel,
+                    ex.conn.clone(),
+                ));
+            }
+        }
+        let whole = if switching { Some(Bytes::new()) } else { whole };
         let body = match whole {
             Some(bytes) => ResBody::full(bytes, guard),
             None => {
@@ -326,6 +379,10 @@ impl Hub {
     fn demand(self: &Rc<Self>, id: u32) {
         let mut map = self.exchanges.borrow_mut();
         let Some(ex) = map.get_mut(&id) else { return };
+        if let Some(t) = &ex.tunnel {
+            t.demand();
+            return;
+        }
         match std::mem::replace(&mut ex.body, ReqBody::Done) {
             ReqBody::Idle(incoming) => {
                 let credit = Rc::new(Credit::default());
@@ -358,7 +415,12 @@ impl Hub {
             body,
             conn,
             response_done,
+            upgrade: _,
+            tunnel,
         } = ex;
+        if let Some(t) = tunnel {
+            t.abort();
+        }
         // Dropping the sender fails the service future: hyper closes the
         // HTTP/1.1 connection or resets the HTTP/2 stream.
         drop(respond);
@@ -393,6 +455,10 @@ impl Hub {
         }
         ex.response_done = true;
         ex.conn.end(id);
+        if ex.tunnel.is_some() {
+            // The 101 went out; the exchange lives on as the tunnel.
+            return;
+        }
         match &ex.body {
             // Still feeding a reader: let it finish without limits, as Node
             // keeps `req` readable after the response.
@@ -425,6 +491,54 @@ impl Hub {
             self.abort(id, true);
         }
     }
+}
+
+impl Hub {
+    fn refuse_upgrade(self: &Rc<Self>) -> Response<ResBody> {
+        let guard = ExchangeGuard {
+            hub: self.clone(),
+            id: 0,
+        };
+        let mut res = Response::new(ResBody::full(Bytes::new(), guard));
+        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        res
+    }
+
+    /// The tunnel of exchange `id` ended; `clean` if both sides closed.
+    fn tunnel_closed(&self, id: u32, clean: bool) {
+        let gone = self.exchanges.borrow_mut().remove(&id);
+        if gone.is_some() && !clean {
+            self.outbox.push(|b| {
+                b.put_u8(wire::EV_ABORT);
+                b.put_u32(id);
+            });
+        }
+    }
+}
+
+/// Waits for hyper to hand over the socket after the 101, then runs the
+/// tunnel until it ends.
+async fn switch(
+    hub: Rc<Hub>,
+    id: u32,
+    on_upgrade: OnUpgrade,
+    tunnel: Rc<Tunnel>,
+    conn: Rc<ConnState>,
+) {
+    let clean = match on_upgrade.await {
+        Ok(upgraded) => match upgraded.downcast::<TokioIo<Socket>>() {
+            Ok(parts) => {
+                let io = parts.io.into_inner();
+                tunnel::run(hub.outbox.clone(), id, io, parts.read_buf, &tunnel).await
+            }
+            Err(_) => false,
+        },
+        Err(_) => false,
+    };
+    hub.tunnel_closed(id, clean);
+    conn.tunnel_closed(clean);
 }
 
 struct Pending {
@@ -490,13 +604,7 @@ async fn read_body(hub: Rc<Hub>, id: u32, mut body: Incoming, credit: Rc<Credit>
     hub.reader_done(id);
 }
 
-fn encode_request(
-    b: &mut Vec<u8>,
-    id: u32,
-    conn: u32,
-    parts: &http::request::Parts,
-    has_body: bool,
-) {
+fn encode_request(b: &mut Vec<u8>, id: u32, conn: u32, parts: &http::request::Parts, flags: u8) {
     let version = match parts.version {
         Version::HTTP_10 => 10,
         Version::HTTP_09 => 9,
@@ -510,7 +618,7 @@ fn encode_request(
     b.put_u32(id);
     b.put_u32(conn);
     b.put_u8(version);
-    b.put_u8(if has_body { wire::REQ_HAS_BODY } else { 0 });
+    b.put_u8(flags);
     b.put_u8(method.len().min(255) as u8);
     b.put_bytes(&method[..method.len().min(255)]);
     // HTTP/1.1 absolute-form targets (proxies) reach JS whole, as in Node.

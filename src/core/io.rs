@@ -2,14 +2,14 @@
 //! HTTP/1.1 are replayed first, and every read marks the connection active
 //! (for the keep-alive timer).
 //!
-//! The `TcpStream` is shared (`Rc`) with the connection task, so that after
+//! The `TcpStream` is shared (`Arc`: hyper wants upgradable IO `Send`) with the connection task, so that after
 //! hyper is done with the connection the task still owns the socket and can
 //! close it cleanly or reset it (DESIGN C6, C9), and can peek at bytes hyper
 //! has not read yet (C3).
 
 use std::io;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
@@ -17,18 +17,18 @@ use std::task::ready;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::core::conn::ConnState;
+use crate::core::conn::Activity;
 
 /// A TCP stream with a replayed prefix.
 pub struct Socket {
     prefix: Bytes,
-    inner: Rc<TcpStream>,
-    state: Rc<ConnState>,
+    inner: Arc<TcpStream>,
+    state: Arc<Activity>,
 }
 
 impl Socket {
     /// Wraps `inner`; `prefix` is what was already read from it.
-    pub fn new(prefix: Bytes, inner: Rc<TcpStream>, state: Rc<ConnState>) -> Self {
+    pub fn new(prefix: Bytes, inner: Arc<TcpStream>, state: Arc<Activity>) -> Self {
         Socket {
             prefix,
             inner,

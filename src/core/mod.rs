@@ -15,4 +15,5 @@ pub mod exchange;
 pub mod io;
 pub mod server;
 pub mod tracker;
+pub mod tunnel;
 pub mod wire;

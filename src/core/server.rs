@@ -32,6 +32,8 @@ struct Common {
     idle: watch::Sender<u64>,
     /// Bumped by `force()`; every connection task watches it.
     force: watch::Sender<u64>,
+    /// Bumped by `force(true)`: upgraded connections end too.
+    kill: watch::Sender<u64>,
 }
 
 /// A listening server. Dropping it does not stop it; call [`Server::close`].
@@ -93,6 +95,7 @@ impl Server {
             tracker: Arc::new(Tracker::default()),
             idle: watch::Sender::new(0),
             force: watch::Sender::new(0),
+            kill: watch::Sender::new(0),
         });
         let (control, control_rx) = mpsc::unbounded_channel();
         let c = common.clone();
@@ -146,8 +149,13 @@ impl Server {
     /// RST_STREAM(CANCEL), HTTP/1.1 connections mid-exchange are reset, and
     /// JS hears an abort for each open exchange (`closeAllConnections()`,
     /// and the shutdown deadline, DESIGN C9/C10).
-    pub fn force(&self) {
+    /// With `upgraded`, tunnels (WebSockets) are destroyed too; without it
+    /// they are left alone, as Node's `closeAllConnections()` does.
+    pub fn force(&self, upgraded: bool) {
         self.common.force.send_modify(|g| *g = g.wrapping_add(1));
+        if upgraded {
+            self.common.kill.send_modify(|g| *g = g.wrapping_add(1));
+        }
     }
 
     /// Takes every pending event record.
@@ -213,6 +221,7 @@ async fn io_main(
             closing: closing_rx.clone(),
             idle: common.idle.subscribe(),
             force: common.force.subscribe(),
+            kill: common.kill.subscribe(),
         };
         tokio::task::spawn_local(conn::serve(shared.clone(), stream, id, signals, guard));
     };
@@ -238,6 +247,7 @@ async fn io_main(
                             }
                         }
                     }
+                    shared.hub.set_closing();
                     let _ = closing_tx.send(true);
                     if let Some(ack) = ack {
                         let _ = ack.send(());

@@ -30,6 +30,9 @@ pub const EV_CONN_CLOSE: u8 = 7;
 
 /// Request flag: a body follows (EV_BODY … EV_END).
 pub const REQ_HAS_BODY: u8 = 1;
+/// EV_REQUEST flag: the request asks to switch protocols (HTTP/1.1
+/// `Upgrade:`); a 101 response turns the exchange into a tunnel.
+pub const REQ_UPGRADE: u8 = 2;
 
 /// Response head: `u32 id, u16 status, u8 flags, u16 reason_len, reason,
 /// u16 count, (u16 name_len, name, u32 value_len, value)*`.

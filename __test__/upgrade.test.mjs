@@ -1,0 +1,236 @@
+// Upgrades and WebSockets (DESIGN C11): the 'upgrade' event with a
+// net.Socket-like socket, the real `ws` package both ways, and close()
+// taking care of upgraded sockets.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { execFile } from 'node:child_process';
+import net from 'node:net';
+import { WebSocketServer, WebSocket } from 'ws';
+import { createServer } from '../index.mjs';
+import { connect, parseResponses, sleep, listen, closed } from './raw.mjs';
+
+const UPGRADE_REQ = 'GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n';
+
+function refused(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => { s.destroy(); resolve(false); });
+    s.on('error', (e) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}
+
+test('the upgrade event gets (req, socket, head); the socket behaves like a net.Socket, half-close included', async (t) => {
+  const seen = {};
+  const server = createServer(() => {});
+  server.on('upgrade', (req, socket, head) => {
+    seen.url = req.url;
+    seen.upgrade = req.headers.upgrade;
+    seen.head = Buffer.isBuffer(head);
+    seen.addr = [socket.remoteAddress, typeof socket.remotePort, socket.localPort];
+    seen.chain = [socket.setNoDelay(true), socket.setKeepAlive(true), socket.setTimeout(0)].every((x) => x === socket);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    socket.on('data', (d) => socket.write(d.toString().toUpperCase()));
+    socket.on('end', () => {
+      seen.end = true;
+      // Our side is still writable after the peer's FIN.
+      socket.end('BYE');
+    });
+    socket.on('close', () => { seen.close = true; });
+  });
+  const port = await listen(server);
+  t.after(() => server.close());
+  const c = await connect(port);
+  c.write(UPGRADE_REQ);
+  await c.waitFor((s) => s.includes('\r\n\r\n'));
+  assert.match(c.text(), /^HTTP\/1\.1 101 /);
+  c.write('hello');
+  await c.waitFor((s) => s.endsWith('HELLO'));
+  c.socket.end();
+  await c.ended;
+  assert.ok(c.text().endsWith('HELLOBYE'));
+  while (!seen.close) await sleep(5);
+  assert.deepEqual(seen, {
+    url: '/chat', upgrade: 'echo', head: true,
+    addr: ['127.0.0.1', 'number', port], chain: true, end: true, close: true,
+  });
+});
+
+test('without an upgrade listener the request goes to the request handler, as in Node 20', async (t) => {
+  const server = createServer((req, res) => res.end(`plain ${req.headers.upgrade}`));
+  const port = await listen(server);
+  t.after(() => server.close());
+  const c = await connect(port);
+  t.after(() => c.destroy());
+  c.write(UPGRADE_REQ);
+  const [r] = parseResponses(await c.waitFor((s) => parseResponses(s).length === 1));
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'plain echo');
+});
+
+async function echoClient(port, path = '/') {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+  await once(ws, 'open');
+  return ws;
+}
+
+function roundTrip(ws, data, binary) {
+  return new Promise((resolve) => {
+    ws.once('message', (m, isBinary) => resolve({ m, isBinary }));
+    ws.send(data, { binary });
+  });
+}
+
+for (const mode of ['noServer', 'server']) {
+  test(`ws (${mode}): text and binary echo, a 1 MiB message, ping/pong, prompt close handshake`, async (t) => {
+    const server = createServer((req, res) => res.end('http'));
+    const wss = mode === 'server' ? new WebSocketServer({ server }) : new WebSocketServer({ noServer: true });
+    if (mode === 'noServer') {
+      server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
+    }
+    wss.on('connection', (ws) => ws.on('message', (m, isBinary) => ws.send(m, { binary: isBinary })));
+    const port = await listen(server);
+    t.after(() => server.close());
+    const ws = await echoClient(port);
+    const text = await roundTrip(ws, 'héllo', false);
+    assert.equal(text.m.toString(), 'héllo');
+    assert.equal(text.isBinary, false);
+    const big = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = i % 251;
+    const bin = await roundTrip(ws, big, true);
+    assert.equal(bin.isBinary, true);
+    assert.ok(Buffer.compare(bin.m, big) === 0);
+    const pong = once(ws, 'pong');
+    ws.ping('p1');
+    assert.equal(String((await pong)[0]), 'p1');
+    // The same port still serves plain HTTP.
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'http');
+    const t0 = performance.now();
+    ws.close(1000, 'done');
+    const [code] = await once(ws, 'close');
+    assert.equal(code, 1000);
+    assert.ok(performance.now() - t0 < 500, `client-initiated close took ${Math.round(performance.now() - t0)} ms`);
+    while (server.connectionsInfo().upgraded > 0) await sleep(5);
+  });
+}
+
+test('ws: a server-initiated close ends the TCP connection on both sides within tens of ms', async (t) => {
+  const server = createServer(() => {});
+  const wss = new WebSocketServer({ server });
+  let serverSocketClosed = 0;
+  wss.on('connection', (ws) => {
+    ws._socket.on('close', () => { serverSocketClosed = performance.now(); });
+    ws.on('message', () => ws.close(4000, 'bye'));
+  });
+  const port = await listen(server);
+  t.after(() => server.close());
+  const ws = await echoClient(port);
+  const t0 = performance.now();
+  ws.send('close me');
+  const [code] = await once(ws, 'close');
+  assert.equal(code, 4000);
+  const clientDone = performance.now() - t0;
+  while (serverSocketClosed === 0) await sleep(2);
+  assert.ok(clientDone < 500, `client saw the close after ${Math.round(clientDone)} ms`);
+  assert.ok(serverSocketClosed - t0 < 500, `server socket closed after ${Math.round(serverSocketClosed - t0)} ms`);
+});
+
+test('ws: a refused handshake gets its HTTP status', async (t) => {
+  const server = createServer(() => {});
+  const wss = new WebSocketServer({ server, verifyClient: () => false });
+  void wss;
+  const port = await listen(server);
+  t.after(() => server.close());
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  const [, res] = await once(ws, 'unexpected-response');
+  assert.equal(res.statusCode, 401);
+  ws.on('error', () => {});
+  ws.terminate();
+});
+
+test('ws: 1,000 concurrent sockets echo', async (t) => {
+  const server = createServer(() => {});
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
+  const port = await listen(server);
+  t.after(() => server.close());
+  const clients = [];
+  for (let i = 0; i < 1000; i += 100) {
+    clients.push(...await Promise.all(Array.from({ length: 100 }, () => echoClient(port))));
+  }
+  assert.equal(server.connectionsInfo().upgraded, 1000);
+  const replies = await Promise.all(clients.map((ws, i) => roundTrip(ws, `n${i}`, false)));
+  replies.forEach((r, i) => assert.equal(r.m.toString(), `n${i}`));
+  await Promise.all(clients.map((ws) => { ws.close(); return once(ws, 'close'); }));
+  while (server.connectionsInfo().upgraded > 0) await sleep(5);
+});
+
+test('a non-Node client (Python websockets) gets text and binary echoed', async (t) => {
+  const check = await new Promise((resolve) => execFile('python3', ['-c', 'import websockets'], (err) => resolve(!err)));
+  if (!check) {
+    if (process.env.CI) assert.fail('python3 websockets is not installed (.ci/run installs it)');
+    t.skip('python3 websockets not installed (pip install websockets)');
+    return;
+  }
+  const server = createServer(() => {});
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (m, isBinary) => ws.send(m, { binary: isBinary })));
+  const port = await listen(server);
+  t.after(() => server.close());
+  const script = `
+import asyncio, sys
+from websockets.asyncio.client import connect
+async def main():
+    async with connect("ws://127.0.0.1:${port}/") as ws:
+        await ws.send("hi from python")
+        print(await ws.recv())
+        await ws.send(bytes(range(256)) * 4096)
+        data = await ws.recv()
+        print(len(data), data[:4] == bytes([0, 1, 2, 3]))
+asyncio.run(main())
+`;
+  const out = await new Promise((resolve, reject) => execFile('python3', ['-c', script], (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))));
+  assert.equal(out.trim(), 'hi from python\n1048576 True');
+});
+
+test('close(): upgraded sockets are counted, told through closing/closeSignal, and the callback follows the last one', async () => {
+  const server = createServer(() => {});
+  const wss = new WebSocketServer({ server });
+  server.closeSignal.addEventListener('abort', () => {
+    for (const ws of wss.clients) ws.close(1001, 'server going away');
+  });
+  let closingSnapshot;
+  server.on('closing', (s) => { closingSnapshot = s; });
+  const port = await listen(server);
+  const clients = await Promise.all([1, 2, 3].map(() => echoClient(port)));
+  assert.equal(server.connectionsInfo().upgraded, 3);
+  const codes = clients.map((ws) => once(ws, 'close').then(([code]) => ({ code, at: performance.now() })));
+  const done = closed(server);
+  assert.equal(closingSnapshot.upgraded, 3);
+  assert.equal(await refused(port), true, 'new connections (and so new upgrades) are refused');
+  const results = await Promise.all(codes);
+  const cbAt = await done;
+  assert.deepEqual(results.map((r) => r.code), [1001, 1001, 1001]);
+  const last = Math.max(...results.map((r) => r.at));
+  assert.ok(cbAt - last < 300, `callback ${Math.round(cbAt - last)} ms after the last socket closed`);
+});
+
+test('close() waits for an upgraded socket; closeAllConnections() leaves it alone; shutdownTimeout destroys it', async () => {
+  const server = createServer({ shutdownTimeout: 400 }, () => {});
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
+  const port = await listen(server);
+  const ws = await echoClient(port);
+  let cbAt = 0;
+  const t0 = performance.now();
+  server.close(() => { cbAt = performance.now(); });
+  server.closeAllConnections();
+  await sleep(150);
+  assert.equal(cbAt, 0, 'close() waits for the upgraded socket');
+  assert.equal((await roundTrip(ws, 'still here', false)).m.toString(), 'still here', 'closeAllConnections() left it alone');
+  const [code] = await once(ws, 'close');
+  assert.equal(code, 1006, 'destroyed at the deadline, without a close frame');
+  while (cbAt === 0) await sleep(5);
+  assert.ok(cbAt - t0 >= 380 && cbAt - t0 < 1000, `callback ${Math.round(cbAt - t0)} ms after close()`);
+});

@@ -1,0 +1,143 @@
+//! Upgraded connections (WebSocket and the like). Once hyper has written the
+//! `101 Switching Protocols` response, the raw socket is piped to and from JS:
+//! bytes read go out as EV_BODY/EV_END records (as far as JS has granted
+//! credit), bytes JS writes are queued here and written in order.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use crate::core::dispatch::Outbox;
+use crate::core::io::Socket;
+use crate::core::wire::{self, Put};
+
+/// How much the tunnel may read ahead of JS per demand.
+const READ_AHEAD: usize = 256 * 1024;
+
+/// One upgraded connection's state, shared by the hub (ops from JS) and the
+/// tunnel task.
+#[derive(Default)]
+pub struct Tunnel {
+    queue: RefCell<VecDeque<Bytes>>,
+    queued: Cell<usize>,
+    end: Cell<bool>,
+    want_drain: Cell<bool>,
+    aborted: Cell<bool>,
+    credit: Cell<usize>,
+    write_wake: Notify,
+    read_wake: Notify,
+    abort_wake: Notify,
+}
+
+impl Tunnel {
+    /// Queues bytes from JS; `end` half-closes our side after them.
+    pub fn push(&self, chunk: Bytes, end: bool, want_drain: bool) {
+        if !chunk.is_empty() {
+            self.queued.set(self.queued.get() + chunk.len());
+            self.queue.borrow_mut().push_back(chunk);
+        }
+        if end {
+            self.end.set(true);
+        }
+        if want_drain {
+            self.want_drain.set(true);
+        }
+        self.write_wake.notify_one();
+    }
+
+    /// JS wants more bytes.
+    pub fn demand(&self) {
+        self.credit.set(READ_AHEAD);
+        self.read_wake.notify_one();
+    }
+
+    /// Ends the tunnel now (JS destroyed the socket, or a forced close).
+    pub fn abort(&self) {
+        self.aborted.set(true);
+        self.abort_wake.notify_one();
+        self.read_wake.notify_one();
+        self.write_wake.notify_one();
+    }
+
+    /// Whether the tunnel was aborted.
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.get()
+    }
+}
+
+/// Pipes `io` until both directions are closed (`true`), or until it fails
+/// or is aborted (`false`). `early` is what hyper had read past the request
+/// head; JS gets it first.
+pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tunnel) -> bool {
+    let (mut rd, mut wr) = tokio::io::split(io);
+    if !early.is_empty() {
+        outbox.push(|b| body_record(b, id, &early));
+    }
+    let reader = async {
+        loop {
+            while t.credit.get() == 0 && !t.aborted.get() {
+                t.read_wake.notified().await;
+            }
+            if t.aborted.get() {
+                return Err(());
+            }
+            let mut buf = BytesMut::with_capacity(t.credit.get().min(64 * 1024));
+            match rd.read_buf(&mut buf).await {
+                Ok(0) => {
+                    outbox.push(|b| {
+                        b.put_u8(wire::EV_END);
+                        b.put_u32(id);
+                    });
+                    return Ok(());
+                }
+                Ok(n) => {
+                    t.credit.set(t.credit.get().saturating_sub(n));
+                    outbox.push(|b| body_record(b, id, &buf));
+                }
+                Err(_) => return Err(()),
+            }
+        }
+    };
+    let writer = async {
+        loop {
+            if t.aborted.get() {
+                return Err(());
+            }
+            let next = t.queue.borrow_mut().pop_front();
+            if let Some(chunk) = next {
+                t.queued.set(t.queued.get() - chunk.len());
+                if wr.write_all(&chunk).await.is_err() {
+                    return Err(());
+                }
+                if t.queued.get() == 0 && t.want_drain.replace(false) {
+                    outbox.push(|b| {
+                        b.put_u8(wire::EV_DRAIN);
+                        b.put_u32(id);
+                    });
+                }
+                continue;
+            }
+            if t.end.get() {
+                // Half-close: the peer may still send (and JS still read).
+                return wr.shutdown().await.map_err(|_| ());
+            }
+            t.write_wake.notified().await;
+        }
+    };
+    let both = async { tokio::try_join!(reader, writer).is_ok() };
+    tokio::select! {
+        clean = both => clean && !t.aborted.get(),
+        _ = t.abort_wake.notified() => false,
+    }
+}
+
+fn body_record(b: &mut Vec<u8>, id: u32, bytes: &[u8]) {
+    b.put_u8(wire::EV_BODY);
+    b.put_u32(id);
+    b.put_u32(bytes.len() as u32);
+    b.put_bytes(bytes);
+}

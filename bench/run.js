@@ -25,7 +25,8 @@ const duration = Number(args.duration) || (quick ? 1 : 5);
 const warmup = 1; // wrk and h2load take whole seconds
 const idleCounts = quick ? [200] : [1000, 10000];
 const only = typeof args.only === 'string' ? args.only : null;
-const SERVER = path.join(__dirname, 'servers', 'hello.js');
+const SERVERS = path.join(__dirname, 'servers');
+const WS_CLIENTS = quick ? 100 : 1000;
 const CLK_TCK = 100;
 
 function which(tool) {
@@ -60,11 +61,11 @@ function freePort() {
   });
 }
 
-async function startServer(impl) {
+async function startServer(impl, script = 'hello.js') {
   const port = await freePort();
   // The server gets CPU 0 (and lastcall's I/O thread with it); the load
   // generator CPU 1, so neither measures the other's scheduling.
-  const child = fork(SERVER, [impl, String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(path.join(SERVERS, script), [impl, String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   if (pin) execFileSync(tools.taskset, ['-a', '-p', '-c', '0', String(child.pid)], { stdio: 'ignore' });
   await new Promise((resolve, reject) => {
     child.once('message', resolve);
@@ -123,13 +124,25 @@ const loaders = {
   },
 };
 
+loaders.ws = {
+  tool: 'node',
+  settings: `ws echo, ${WS_CLIENTS} clients, 32-byte messages; messages/s in the req/s column`,
+  async run(port, secs) {
+    const out = await runTool(process.execPath, [path.join(__dirname, 'clients', 'ws-load.js'), String(port), String(WS_CLIENTS), String(secs)]);
+    const { messages } = JSON.parse(out.trim().split('\n').pop());
+    return { rps: messages / secs, total: messages, p99ms: null };
+  },
+};
+tools.node = process.execPath;
+
 const scenarios = [
   { name: 'hello-h1', loader: 'h1', impls: ['lastcall', 'node'] },
   { name: 'hello-h2c', loader: 'h2c', impls: ['lastcall', 'node2'] },
+  { name: 'ws-echo', loader: 'ws', impls: ['lastcall', 'node'], script: 'ws-echo.js' },
 ];
 
-async function measure(impl, loader) {
-  const { child, port } = await startServer(impl);
+async function measure(impl, loader, script) {
+  const { child, port } = await startServer(impl, script);
   try {
     await loader.run(port, warmup);
     const before = cpuTicks(child.pid);
@@ -194,7 +207,7 @@ async function main() {
     if (!tools[loader.tool]) continue;
     const runs = Object.fromEntries(sc.impls.map((i) => [i, []]));
     for (let r = 0; r < reps; r++) {
-      for (const impl of sc.impls) runs[impl].push(await measure(impl, loader));
+      for (const impl of sc.impls) runs[impl].push(await measure(impl, loader, sc.script));
     }
     const [ours, theirs] = sc.impls;
     const ratios = runs[ours].map((x, k) => x.rps / runs[theirs][k].rps);

@@ -61,7 +61,31 @@ function freePort() {
   });
 }
 
+// The pure-hyper ceiling, built on first use (bench/bin is not committed).
+function hyperBinary() {
+  const bin = path.join(__dirname, 'bin', 'target', 'release', 'hyper-hello');
+  if (fs.existsSync(bin)) return bin;
+  if (!which('cargo')) return null;
+  console.log('- building the pure-hyper ceiling (bench/hyper-hello), once…');
+  execFileSync('cargo', ['build', '--quiet', '--release',
+    '--manifest-path', path.join(__dirname, 'hyper-hello', 'Cargo.toml'),
+    '--target-dir', path.join(__dirname, 'bin', 'target')], { stdio: 'inherit' });
+  return bin;
+}
+
+async function startHyper() {
+  const port = await freePort();
+  const child = spawn(hyperBinary(), [String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (pin) execFileSync(tools.taskset, ['-a', '-p', '-c', '0', String(child.pid)], { stdio: 'ignore' });
+  await new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve);
+    child.once('exit', (code) => reject(new Error(`hyper-hello exited with ${code}`)));
+  });
+  return { child, port };
+}
+
 async function startServer(impl, script = 'hello.js') {
+  if (impl === 'hyper') return startHyper();
   const port = await freePort();
   // The server gets CPU 0 (and lastcall's I/O thread with it); the load
   // generator CPU 1, so neither measures the other's scheduling.
@@ -135,9 +159,18 @@ loaders.ws = {
 };
 tools.node = process.execPath;
 
+let hyperReady = false;
+try {
+  hyperReady = Boolean(hyperBinary());
+} catch (err) {
+  console.log(`- the pure-hyper ceiling could not be built: ${err.message}`);
+}
+if (!hyperReady) console.log('- cargo not found: no pure-hyper ceiling');
+const withHyper = (impls) => (hyperReady ? [...impls, 'hyper'] : impls);
+
 const scenarios = [
-  { name: 'hello-h1', loader: 'h1', impls: ['lastcall', 'node'] },
-  { name: 'hello-h2c', loader: 'h2c', impls: ['lastcall', 'node2'] },
+  { name: 'hello-h1', loader: 'h1', impls: withHyper(['lastcall', 'node']) },
+  { name: 'hello-h2c', loader: 'h2c', impls: withHyper(['lastcall', 'node2']) },
   { name: 'ws-echo', loader: 'ws', impls: ['lastcall', 'node'], script: 'ws-echo.js' },
 ];
 
@@ -219,7 +252,13 @@ async function main() {
       const xs = runs[impl];
       console.log(`| ${impl} | ${fmt(median(xs.map((x) => x.rps)))} | ${fmt(median(xs.map((x) => x.p99ms)), 2)} | ${fmt(median(xs.map((x) => x.cpuUsPerReq)), 1)} | ${fmt(median(xs.map((x) => x.peakRssMiB)), 1)} |`);
     }
-    console.log(`\nlastcall/${theirs} req/s per repetition: ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${fmt(median(ratios), 2)})\n`);
+    console.log(`\nlastcall/${theirs} req/s per repetition: ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${fmt(median(ratios), 2)})`);
+    if (runs.hyper) {
+      const cpu = (impl) => median(runs[impl].map((x) => x.cpuUsPerReq));
+      results.scenarios[sc.name].cpuVsHyper = cpu(ours) / cpu('hyper');
+      console.log(`lastcall CPU per request / pure hyper: ${fmt(cpu(ours) / cpu('hyper'), 2)}×`);
+    }
+    console.log('');
   }
   if (!only || only === 'idle') {
     console.log('## idle keep-alive connections: memory and close() → callback\n');

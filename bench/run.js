@@ -84,12 +84,12 @@ async function startHyper() {
   return { child, port };
 }
 
-async function startServer(impl, script = 'hello.js') {
+async function startServer(impl, script = 'hello.js', mode = 'hello') {
   if (impl === 'hyper') return startHyper();
   const port = await freePort();
   // The server gets CPU 0 (and lastcall's I/O thread with it); the load
   // generator CPU 1, so neither measures the other's scheduling.
-  const child = fork(path.join(SERVERS, script), [impl, String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(path.join(SERVERS, script), [impl, String(port), mode], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   if (pin) execFileSync(tools.taskset, ['-a', '-p', '-c', '0', String(child.pid)], { stdio: 'ignore' });
   await new Promise((resolve, reject) => {
     child.once('message', resolve);
@@ -148,6 +148,23 @@ const loaders = {
   },
 };
 
+// A 1 MiB POST per request, via a wrk Lua script written to a temp file.
+loaders.upload = {
+  tool: 'wrk',
+  settings: 'wrk -t1 -c10, 1 MiB POST echoed back',
+  async run(port, secs) {
+    const script = path.join(os.tmpdir(), 'lastcall-bench-upload.lua');
+    if (!fs.existsSync(script)) {
+      fs.writeFileSync(script, 'wrk.method = "POST"\nwrk.body = string.rep("a", 1048576)\nwrk.headers["Content-Type"] = "application/octet-stream"\n');
+    }
+    const out = await runTool(tools.wrk, ['-t1', '-c10', `-d${secs}s`, '--latency', '-s', script, `http://127.0.0.1:${port}/`]);
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+    const total = Number(/(\d+) requests in/.exec(out)?.[1]);
+    const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+    return { rps, total, p99ms: p99 ? toMs(p99[1], p99[2]) : null };
+  },
+};
+
 loaders.ws = {
   tool: 'node',
   settings: `ws echo, ${WS_CLIENTS} clients, 32-byte messages; messages/s in the req/s column`,
@@ -171,11 +188,13 @@ const withHyper = (impls) => (hyperReady ? [...impls, 'hyper'] : impls);
 const scenarios = [
   { name: 'hello-h1', loader: 'h1', impls: withHyper(['lastcall', 'node']) },
   { name: 'hello-h2c', loader: 'h2c', impls: withHyper(['lastcall', 'node2']) },
+  { name: 'response-64k', loader: 'h1', impls: ['lastcall', 'node'], mode: 'big', full: true },
+  { name: 'upload-1m', loader: 'upload', impls: ['lastcall', 'node'], mode: 'echo', full: true },
   { name: 'ws-echo', loader: 'ws', impls: ['lastcall', 'node'], script: 'ws-echo.js' },
 ];
 
-async function measure(impl, loader, script) {
-  const { child, port } = await startServer(impl, script);
+async function measure(impl, loader, script, mode) {
+  const { child, port } = await startServer(impl, script, mode);
   try {
     await loader.run(port, warmup);
     const before = cpuTicks(child.pid);
@@ -223,6 +242,35 @@ async function idleConnections(impl, count) {
   }
 }
 
+const H2_SESSIONS = quick ? 20 : 100;
+
+async function idleSessions(impl, count) {
+  const http2 = require('node:http2');
+  const { child, port } = await startServer(impl);
+  const sessions = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const s = http2.connect(`http://127.0.0.1:${port}`);
+      s.on('error', () => {});
+      sessions.push(s);
+      await new Promise((resolve) => {
+        const st = s.request({ ':path': '/' });
+        st.on('error', resolve);
+        st.resume();
+        st.on('end', resolve);
+        st.end();
+      });
+    }
+    const closed = new Promise((resolve) => child.once('message', resolve));
+    child.send({ cmd: 'close', limitMs: 3000 });
+    const { closedMs } = await closed;
+    return { count, closedMs };
+  } finally {
+    for (const s of sessions) s.destroy();
+    await stop(child);
+  }
+}
+
 function fmt(v, digits = 0) {
   return v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits);
 }
@@ -235,12 +283,12 @@ async function main() {
     if (!tool) console.log(`- ${name} not found: ${name === 'taskset' ? 'runs unpinned' : `skipping its scenarios (apt-get install -y ${name === 'h2load' ? 'nghttp2-client' : name})`}`);
   }
   for (const sc of scenarios) {
-    if (only && sc.name !== only) continue;
+    if (only ? sc.name !== only : quick && sc.full) continue;
     const loader = loaders[sc.loader];
     if (!tools[loader.tool]) continue;
     const runs = Object.fromEntries(sc.impls.map((i) => [i, []]));
     for (let r = 0; r < reps; r++) {
-      for (const impl of sc.impls) runs[impl].push(await measure(impl, loader, sc.script));
+      for (const impl of sc.impls) runs[impl].push(await measure(impl, loader, sc.script, sc.mode));
     }
     const [ours, theirs] = sc.impls;
     const ratios = runs[ours].map((x, k) => x.rps / runs[theirs][k].rps);
@@ -271,6 +319,18 @@ async function main() {
         const label = impl === 'node' ? 'node:http (close + closeAllConnections)' : impl;
         console.log(`| ${label} | ${count} | ${fmt(r.rssPerConnKiB, 1)} | ${r.closedMs === null ? 'no callback in 3 s' : fmt(r.closedMs, 1)} |`);
       }
+    }
+    console.log('');
+  }
+  if (!only || only === 'idle-h2') {
+    console.log(`## ${H2_SESSIONS} idle HTTP/2 sessions: close() → callback\n`);
+    console.log('| server | close() → callback ms |');
+    console.log('|---|---|');
+    for (const impl of ['lastcall', 'node2']) {
+      const r = await idleSessions(impl, H2_SESSIONS);
+      results.idleH2 = results.idleH2 || [];
+      results.idleH2.push({ impl, ...r });
+      console.log(`| ${impl === 'node2' ? 'node:http2' : impl} | ${r.closedMs === null ? 'no callback in 3 s' : fmt(r.closedMs, 1)} |`);
     }
     console.log('');
   }

@@ -1,14 +1,23 @@
 'use strict';
-// One benchmark server: `node hello.js <impl> <port>`, impl = lastcall |
-// node (node:http) | node2 (node:http2, h2c). Prints "ready" once listening.
+// One benchmark server: `node hello.js <impl> <port> [mode]`, impl =
+// lastcall | node (node:http) | node2 (node:http2, h2c); mode = hello (the
+// default), big (a 64 KiB response) or echo (the request body sent back).
+// Signals readiness over IPC.
 // Over IPC it answers { cmd: 'close' } with how long close() took to call back.
 
 const impl = process.argv[2];
 const port = Number(process.argv[3]);
+const mode = process.argv[4] || 'hello';
+const BIG = Buffer.alloc(64 * 1024, 120);
 
 function hello(req, res) {
+  if (mode === 'echo') {
+    res.setHeader('content-type', 'application/octet-stream');
+    req.pipe(res);
+    return;
+  }
   res.setHeader('content-type', 'text/plain');
-  res.end('hello world');
+  res.end(mode === 'big' ? BIG : 'hello world');
 }
 
 let server;

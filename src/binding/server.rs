@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use napi::bindgen_prelude::{BufferSlice, Function};
 use napi::{CleanupEnvHook, Env};
 use napi_derive::napi;
@@ -10,6 +9,7 @@ use napi_derive::napi;
 use crate::binding::doorbell::JsDoorbell;
 use crate::binding::error::to_js;
 use crate::core::config::{self, Config};
+use crate::core::pool;
 use crate::core::server::Server;
 
 /// Server options, validated by lib/ with Node's rules. Times are in
@@ -125,10 +125,7 @@ impl NativeServer {
     /// Hands one flush of response parts to the I/O thread.
     #[napi(catch_unwind)]
     pub fn flush(&self, meta: &[u8], chunks: Vec<&[u8]>) -> napi::Result<()> {
-        let external = chunks
-            .into_iter()
-            .map(|c| Some(Bytes::copy_from_slice(c)))
-            .collect();
+        let external = chunks.into_iter().map(|c| Some(pool::copy(c))).collect();
         self.inner.submit(meta, external).map_err(to_js)
     }
 

@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod error;
 pub mod exchange;
 pub mod io;
+pub mod pool;
 pub mod server;
 pub mod tracker;
 pub mod tunnel;

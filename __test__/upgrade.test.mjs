@@ -234,3 +234,41 @@ test('close() waits for an upgraded socket; closeAllConnections() leaves it alon
   while (cbAt === 0) await sleep(5);
   assert.ok(cbAt - t0 >= 380 && cbAt - t0 < 1000, `callback ${Math.round(cbAt - t0)} ms after close()`);
 });
+
+test('the upgrade socket: setTimeout emits timeout when idle, destroy() cuts the connection, a client reset gives close', async (t) => {
+  const events = [];
+  let serverSocket;
+  const server = createServer(() => {});
+  server.on('upgrade', (req, socket) => {
+    serverSocket = socket;
+    socket.on('error', (e) => events.push(`error ${e.code}`));
+    socket.on('close', () => events.push('close'));
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    if (req.url === '/idle') {
+      socket.setTimeout(150, () => {
+        events.push('timeout');
+        socket.destroy();
+      });
+    }
+  });
+  const port = await listen(server);
+  t.after(() => server.close());
+
+  const a = await connect(port);
+  a.write(UPGRADE_REQ.replace('/chat', '/idle'));
+  const t0 = performance.now();
+  await a.ended;
+  assert.ok(performance.now() - t0 >= 120, 'the timeout waited for idleness');
+  while (!events.includes('close')) await sleep(5);
+  assert.deepEqual(events, ['timeout', 'close']);
+
+  events.length = 0;
+  const b = await connect(port);
+  b.write(UPGRADE_REQ);
+  await b.waitFor((s) => s.includes('\r\n\r\n'));
+  while (!serverSocket || serverSocket.destroyed) await sleep(5);
+  b.socket.resetAndDestroy();
+  while (!events.includes('close')) await sleep(5);
+  assert.equal(events.at(-1), 'close');
+  assert.equal(server.connectionsInfo().upgraded, 0);
+});

@@ -37,6 +37,13 @@ impl Socket {
     }
 }
 
+impl Socket {
+    /// The underlying stream, to watch it without reading.
+    pub fn stream(&self) -> Arc<TcpStream> {
+        self.inner.clone()
+    }
+}
+
 impl AsyncRead for Socket {
     fn poll_read(
         mut self: Pin<&mut Self>,

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::sync::Notify;
 
 use crate::core::dispatch::Outbox;
@@ -73,6 +73,7 @@ impl Tunnel {
 /// or is aborted (`false`). `early` is what hyper had read past the request
 /// head; JS gets it first.
 pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tunnel) -> bool {
+    let stream = io.stream();
     let (mut rd, mut wr) = tokio::io::split(io);
     if !early.is_empty() {
         outbox.push(|b| body_record(b, id, &early));
@@ -80,7 +81,15 @@ pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tun
     let reader = async {
         loop {
             while t.credit.get() == 0 && !t.aborted.get() {
-                t.read_wake.notified().await;
+                // Not reading for JS, but a reset must still end the tunnel.
+                tokio::select! {
+                    _ = t.read_wake.notified() => {}
+                    r = stream.ready(Interest::ERROR) => {
+                        if r.map_or(true, |r| r.is_error()) {
+                            return Err(());
+                        }
+                    }
+                }
             }
             if t.aborted.get() {
                 return Err(());

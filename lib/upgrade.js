@@ -132,6 +132,26 @@ class UpgradeSocket extends Duplex {
     else callback();
   }
 
+  // Corked writes (ws corks a frame header and its payload) arrive
+  // together and travel as one chunk.
+  _writev(chunks, callback) {
+    if (!this._headSent || chunks.length === 1) {
+      let i = 0;
+      const next = (err) => {
+        if (err || i === chunks.length) {
+          callback(err);
+          return;
+        }
+        const { chunk, encoding } = chunks[i++];
+        this._write(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk, 'buffer', next);
+      };
+      next();
+      return;
+    }
+    const bufs = chunks.map(({ chunk, encoding }) => (typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk));
+    this._write(Buffer.concat(bufs), 'buffer', callback);
+  }
+
   _final(callback) {
     this._ended = true;
     if (!this._headSent) {

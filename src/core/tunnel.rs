@@ -116,7 +116,7 @@ pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tun
             if t.aborted.get() {
                 return Err(());
             }
-            let next = t.queue.borrow_mut().pop_front();
+            let next = take_batch(&mut t.queue.borrow_mut());
             if let Some(chunk) = next {
                 t.queued.set(t.queued.get() - chunk.len());
                 if wr.write_all(&chunk).await.is_err() {
@@ -142,6 +142,27 @@ pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tun
         clean = both => clean && !t.aborted.get(),
         _ = t.abort_wake.notified() => false,
     }
+}
+
+/// The next bytes to write: small chunks queued together (a WebSocket
+/// frame header and its payload, several messages) go out in one write
+/// instead of one syscall each.
+fn take_batch(queue: &mut VecDeque<Bytes>) -> Option<Bytes> {
+    const GATHER: usize = 64 * 1024;
+    let first = queue.pop_front()?;
+    if first.len() >= GATHER || queue.front().is_none_or(|n| first.len() + n.len() > GATHER) {
+        return Some(first);
+    }
+    let mut joined = BytesMut::with_capacity(GATHER.min(first.len() * 4).max(first.len()));
+    joined.extend_from_slice(&first);
+    while let Some(next) = queue.front() {
+        if joined.len() + next.len() > GATHER {
+            break;
+        }
+        joined.extend_from_slice(next);
+        queue.pop_front();
+    }
+    Some(joined.freeze())
 }
 
 fn body_record(b: &mut Vec<u8>, id: u32, bytes: &[u8]) {

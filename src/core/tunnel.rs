@@ -171,3 +171,21 @@ fn body_record(b: &mut Vec<u8>, id: u32, bytes: &[u8]) {
     b.put_u32(bytes.len() as u32);
     b.put_bytes(bytes);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_chunks_are_gathered_large_ones_go_alone() {
+        let mut q: VecDeque<Bytes> = VecDeque::new();
+        q.push_back(Bytes::from_static(b"head"));
+        q.push_back(Bytes::from_static(b"payload"));
+        q.push_back(Bytes::from(vec![1u8; 70_000]));
+        q.push_back(Bytes::from_static(b"tail"));
+        assert_eq!(&take_batch(&mut q).unwrap()[..], b"headpayload");
+        assert_eq!(take_batch(&mut q).unwrap().len(), 70_000);
+        assert_eq!(&take_batch(&mut q).unwrap()[..], b"tail");
+        assert!(take_batch(&mut q).is_none());
+    }
+}

@@ -119,7 +119,8 @@ impl NativeServer {
         // buffer over the Rust Vec is invisible to V8's heap limits, so with
         // large request bodies the spent batches piled up between GCs (tens
         // of MiB during a 64 MiB upload). One memcpy per batch is cheap.
-        BufferSlice::copy_from(env, self.inner.drain())
+        self.inner
+            .drain_with(|records| BufferSlice::copy_from(env, records))
     }
 
     /// Hands one flush of response parts to the I/O thread.

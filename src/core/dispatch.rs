@@ -30,6 +30,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Events from the I/O thread to JS, as one growing byte buffer.
 pub struct Outbox {
     buf: Mutex<Vec<u8>>,
+    /// The buffer last drained, emptied and kept for the next swap, so a
+    /// drain neither allocates nor touches fresh pages.
+    spare: Mutex<Vec<u8>>,
     doorbell: Arc<dyn Doorbell>,
     /// Ring when the I/O thread is about to park rather than at once.
     deferred: bool,
@@ -41,6 +44,7 @@ impl Outbox {
     pub fn new(doorbell: Arc<dyn Doorbell>) -> Self {
         Outbox {
             buf: Mutex::new(Vec::with_capacity(16 * 1024)),
+            spare: Mutex::new(Vec::with_capacity(16 * 1024)),
             doorbell,
             deferred: false,
             pending: std::sync::atomic::AtomicBool::new(false),
@@ -91,6 +95,21 @@ impl Outbox {
         let mut buf = lock(&self.buf);
         let cap = buf.capacity().clamp(4096, 256 * 1024);
         std::mem::replace(&mut *buf, Vec::with_capacity(cap))
+    }
+
+    /// Hands every pending record to `read` without holding the lock while
+    /// it runs; the buffer is then recycled.
+    pub fn drain_with<R>(&self, read: impl FnOnce(&[u8]) -> R) -> R {
+        let mut taken = std::mem::take(&mut *lock(&self.spare));
+        std::mem::swap(&mut taken, &mut *lock(&self.buf));
+        let out = read(&taken);
+        taken.clear();
+        // A burst may have grown it a lot; do not keep that forever.
+        if taken.capacity() > 1024 * 1024 {
+            taken = Vec::with_capacity(16 * 1024);
+        }
+        *lock(&self.spare) = taken;
+        out
     }
 
     /// Tells the host the server is fully closed.

@@ -158,9 +158,9 @@ impl Server {
         }
     }
 
-    /// Takes every pending event record.
-    pub fn drain(&self) -> Vec<u8> {
-        self.common.outbox.take()
+    /// Hands every pending event record to `read`.
+    pub fn drain_with<R>(&self, read: impl FnOnce(&[u8]) -> R) -> R {
+        self.common.outbox.drain_with(read)
     }
 
     /// Queues one flush of response parts from JS.

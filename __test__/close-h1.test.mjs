@@ -2,18 +2,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import http from 'node:http';
 import { createServer } from '../index.mjs';
-import { connect, parseResponses, get, sleep, listen, closed } from './raw.mjs';
-
-function refused(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.on('connect', () => { s.destroy(); resolve(false); });
-    s.on('error', (e) => resolve(e.code === 'ECONNREFUSED'));
-  });
-}
+import { connect, parseResponses, get, sleep, listen, closed, refused } from './raw.mjs';
 
 test('C1: the port is released before close() returns; a new server can listen on it at once', async (t) => {
   let release;

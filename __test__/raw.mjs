@@ -151,3 +151,12 @@ export function closed(server) {
     server.close((err) => (err ? reject(err) : resolve(performance.now())));
   });
 }
+
+/** Whether a connect to 127.0.0.1:port is refused (true) or accepted (false). */
+export function refused(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => { s.destroy(); resolve(false); });
+    s.on('error', (e) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}

@@ -6,20 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { createServer } from '../index.mjs';
-import { connect, parseResponses, sleep, listen, closed } from './raw.mjs';
+import { connect, parseResponses, sleep, listen, closed, refused } from './raw.mjs';
 
 const UPGRADE_REQ = 'GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n';
-
-function refused(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.on('connect', () => { s.destroy(); resolve(false); });
-    s.on('error', (e) => resolve(e.code === 'ECONNREFUSED'));
-  });
-}
 
 test('the upgrade event gets (req, socket, head); the socket behaves like a net.Socket, half-close included', async (t) => {
   const seen = {};

@@ -21,34 +21,9 @@ class Socket extends EventEmitter {
     this.timeout = 0;
   }
 
-  get remoteFamily() {
-    return this.remoteAddress && this.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
-  }
-
-  address() {
-    const family = this.localAddress.includes(':') ? 'IPv6' : 'IPv4';
-    return { address: this.localAddress, family, port: this.localPort };
-  }
-
   setTimeout(msecs, callback) {
     this.timeout = msecs;
     if (callback) this.once('timeout', callback);
-    return this;
-  }
-
-  setNoDelay() {
-    return this;
-  }
-
-  setKeepAlive() {
-    return this;
-  }
-
-  ref() {
-    return this;
-  }
-
-  unref() {
     return this;
   }
 
@@ -73,6 +48,30 @@ class Socket extends EventEmitter {
   }
 }
 
+// The net.Socket surface both socket kinds share: addresses and the
+// options that are always in effect here (TCP_NODELAY is set on every
+// connection; keep-alive probing and ref/unref have no meaning for a socket
+// the native side owns).
+function connectionSurface(proto) {
+  Object.defineProperty(proto, 'remoteFamily', {
+    configurable: true,
+    get() {
+      return this.remoteAddress && this.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
+    },
+  });
+  proto.address = function address() {
+    const family = this.localAddress.includes(':') ? 'IPv6' : 'IPv4';
+    return { address: this.localAddress, family, port: this.localPort };
+  };
+  for (const name of ['setNoDelay', 'setKeepAlive', 'ref', 'unref']) {
+    proto[name] = function chainable() {
+      return this;
+    };
+  }
+}
+
+connectionSurface(Socket.prototype);
+
 // One record per connection, from EV_CONN_OPEN to EV_CONN_CLOSE; the
 // Socket object is built only if someone asks for it.
 function connRecord(id, localAddress, localPort, remoteAddress, remotePort) {
@@ -84,4 +83,4 @@ function socketFor(server, conn) {
   return conn.socket;
 }
 
-module.exports = { Socket, connRecord, socketFor };
+module.exports = { Socket, connRecord, socketFor, connectionSurface };

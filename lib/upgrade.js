@@ -2,6 +2,7 @@
 
 const { Duplex } = require('node:stream');
 const { connResetException } = require('./errors');
+const { connectionSurface } = require('./socket');
 
 // The `socket` of the 'upgrade' event: a Duplex with the parts of
 // net.Socket that ws and socket.io use.
@@ -35,37 +36,11 @@ class UpgradeSocket extends Duplex {
     this.connecting = false;
   }
 
-  get remoteFamily() {
-    return this.remoteAddress && this.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
-  }
-
   get readyState() {
     if (this.readable && this.writable) return 'open';
     if (this.readable) return 'readOnly';
     if (this.writable) return 'writeOnly';
     return 'closed';
-  }
-
-  address() {
-    const family = this.localAddress.includes(':') ? 'IPv6' : 'IPv4';
-    return { address: this.localAddress, family, port: this.localPort };
-  }
-
-  setNoDelay() {
-    // Every connection already has TCP_NODELAY.
-    return this;
-  }
-
-  setKeepAlive() {
-    return this;
-  }
-
-  ref() {
-    return this;
-  }
-
-  unref() {
-    return this;
   }
 
   // Emits 'timeout' after `msecs` without bytes in either direction, as
@@ -209,6 +184,8 @@ class UpgradeSocket extends Duplex {
     }
   }
 }
+
+connectionSurface(UpgradeSocket.prototype);
 
 function parseHead(text) {
   const lines = text.split('\r\n');

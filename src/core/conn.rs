@@ -46,8 +46,12 @@ pub struct ConnState {
     /// When the request body of this exchange must have arrived
     /// (`requestTimeout`, HTTP/1.1).
     request_deadline: Cell<Option<(Instant, u32)>>,
-    /// Woken when an exchange begins or ends.
+    /// Woken when an exchange begins or ends, or the tunnel closes.
     changed: Notify,
+    /// Woken when a request deadline is set, so the HTTP/1.1 loop arms its
+    /// timer; kept apart from `changed` so an ordinary request does not
+    /// wake the connection task twice more.
+    deadline_set: Notify,
 }
 
 impl ConnState {
@@ -63,6 +67,7 @@ impl ConnState {
             request_deadline: Cell::new(None),
             tunnel: Cell::new(None),
             changed: Notify::new(),
+            deadline_set: Notify::new(),
         }
     }
 
@@ -139,7 +144,7 @@ impl ConnState {
     /// Exchange `id` must have received its whole body by `at`.
     pub fn set_request_deadline(&self, id: u32, at: Instant) {
         self.request_deadline.set(Some((at, id)));
-        self.changed.notify_one();
+        self.deadline_set.notify_one();
     }
 
     /// Whether new HTTP/2 streams are refused.
@@ -478,8 +483,8 @@ async fn drive_h1(
             _ = sleep_until(close_at.unwrap_or_else(Instant::now)), if close_at.is_some() => {
                 return Ending::Clean;
             }
-            // Re-evaluate the timers below when an exchange begins or ends.
-            _ = state.changed.notified(), if !awaiting_head => {}
+            // Arm the request timer below when a deadline was set.
+            _ = state.deadline_set.notified() => {}
             _ = sleep_until(request_deadline.map_or_else(Instant::now, |d| d.0)), if request_deadline.is_some() => {
                 state.request_deadline.set(None);
                 let Some((_, id)) = request_deadline else { continue };
@@ -612,16 +617,10 @@ async fn drive_h2(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::dispatch::{Doorbell, Outbox};
+    use crate::core::dispatch::{Outbox, Quiet};
     use crate::core::wire::{self, Op};
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
-
-    struct Quiet;
-    impl Doorbell for Quiet {
-        fn ring(&self) {}
-        fn closed(&self) {}
-    }
 
     /// Waits for the next EV_REQUEST and returns its exchange id.
     async fn next_request(out: &Outbox) -> u32 {

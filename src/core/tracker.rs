@@ -139,13 +139,7 @@ impl Drop for ConnGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::dispatch::Doorbell;
-
-    struct Quiet;
-    impl Doorbell for Quiet {
-        fn ring(&self) {}
-        fn closed(&self) {}
-    }
+    use crate::core::dispatch::Quiet;
 
     #[tokio::test(flavor = "current_thread")]
     async fn wait_zero_resolves_when_the_last_guard_drops() {

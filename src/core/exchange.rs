@@ -223,6 +223,10 @@ impl Hub {
             };
         self.outbox
             .push(|b| encode_request(b, id, conn.id, &parts, flags));
+        // The head's strings point into hyper's previous read buffer (8 KiB);
+        // holding them until JS answers would pin that buffer for every
+        // request in flight (a long poll, a slow handler).
+        drop(parts);
         conn.begin(id);
         if let (true, false, Some(limit)) = (has_body, conn.h2, self.request_timeout.get()) {
             conn.set_request_deadline(id, tokio::time::Instant::now() + limit);

@@ -38,6 +38,34 @@ impl Socket {
 }
 
 impl Socket {
+    /// Reads what the kernel holds into `buf`, without waiting: WouldBlock
+    /// when there is nothing.
+    fn try_fill(&self, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+        // SAFETY: `try_read` only writes initialised bytes into the slice
+        // and reports how many; we mark exactly those as filled.
+        let unfilled =
+            unsafe { &mut *(buf.unfilled_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+        let asked = unfilled.len();
+        let n = self.inner.try_read(unfilled)?;
+        // SAFETY: `try_read` initialised the first `n` bytes.
+        unsafe { buf.assume_init(n) };
+        buf.advance(n);
+        if n > 0 {
+            self.state.received();
+            if n < asked {
+                // A short read means the kernel buffer is empty: forget the
+                // readiness now, as tokio's own `poll_read` does, instead of
+                // paying a syscall for the EAGAIN on hyper's next read.
+                // Nothing can set newer readiness in between: the reactor
+                // runs on this same thread.
+                let _ = self.inner.try_io(Interest::READABLE, || {
+                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The underlying stream, to watch it without reading.
     pub fn stream(&self) -> Arc<TcpStream> {
         self.inner.clone()
@@ -55,41 +83,23 @@ impl AsyncRead for Socket {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix[..n]);
             this.prefix.advance(n);
+            if this.prefix.is_empty() && buf.remaining() > 0 {
+                // Hand hyper the rest of the head in the same read when it
+                // has arrived. A head split over two reads makes hyper grow
+                // its read buffer from 8 to 16 KiB, and keep it so for the
+                // life of the connection. Errors and EOF are left for the
+                // next read to report.
+                let _ = this.try_fill(buf);
+            }
             return Poll::Ready(Ok(()));
         }
         loop {
             ready!(this.inner.poll_read_ready(cx))?;
-            // SAFETY: `try_read` only writes initialised bytes into the
-            // slice and reports how many; we mark exactly those as filled.
-            let unfilled = unsafe {
-                &mut *(buf.unfilled_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8])
-            };
-            match this.inner.try_read(unfilled) {
-                Ok(n) => {
-                    let asked = unfilled.len();
-                    // SAFETY: `try_read` initialised the first `n` bytes.
-                    unsafe { buf.assume_init(n) };
-                    buf.advance(n);
-                    if n > 0 {
-                        this.state.received();
-                        if n < asked {
-                            // A short read means the kernel buffer is empty:
-                            // forget the readiness now, as tokio's own
-                            // `poll_read` does, instead of paying a syscall
-                            // for the EAGAIN on hyper's next read. Nothing
-                            // can set newer readiness in between: the
-                            // reactor runs on this same thread.
-                            let _ = this.inner.try_io(Interest::READABLE, || {
-                                Err::<(), _>(io::ErrorKind::WouldBlock.into())
-                            });
-                        }
-                    }
-                    return Poll::Ready(Ok(()));
-                }
+            match this.try_fill(buf) {
                 // Readiness was stale; `try_read` cleared it, so the next
                 // `poll_read_ready` registers the waker.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
+                r => return Poll::Ready(r),
             }
         }
     }
@@ -140,5 +150,44 @@ impl AsyncWrite for Socket {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
             r => r,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// The bytes read to tell the protocols apart and the rest of the head,
+    /// already in the kernel, reach hyper in one read: a head split over two
+    /// reads makes hyper double its per-connection read buffer.
+    #[tokio::test(flavor = "current_thread")]
+    async fn replayed_prefix_and_waiting_bytes_come_in_one_read() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let head = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n";
+        tokio::io::AsyncWriteExt::write_all(&mut client, head)
+            .await
+            .unwrap();
+        let stream = Arc::new(stream);
+        stream.readable().await.unwrap();
+        let mut prefix = [0u8; 24];
+        let n = stream.try_read(&mut prefix).unwrap();
+        assert_eq!(n, 24);
+        // Let the rest land, should the kernel have split it.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+        let mut socket = Socket::new(
+            Bytes::copy_from_slice(&prefix),
+            stream.clone(),
+            Arc::new(Activity::new()),
+        );
+        let mut buf = vec![0u8; 8192];
+        let got = socket.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..got], &head[..]);
     }
 }

@@ -182,6 +182,8 @@ pub struct Activity {
     head_started: AtomicBool,
     /// An exchange is open.
     busy: AtomicBool,
+    /// Our side's FIN is sent (hyper shut the write side down).
+    write_shut: AtomicBool,
 }
 
 impl Activity {
@@ -192,7 +194,13 @@ impl Activity {
             last: AtomicU64::new(0),
             head_started: AtomicBool::new(false),
             busy: AtomicBool::new(false),
+            write_shut: AtomicBool::new(false),
         }
+    }
+
+    /// Our side's FIN is sent.
+    pub fn wrote_fin(&self) {
+        self.write_shut.store(true, Ordering::Relaxed);
     }
 
     fn touch(&self) {
@@ -371,7 +379,7 @@ pub async fn serve(
         Detected::Http1(p) => (p, false),
         Detected::Http2(p) => (p, true),
         Detected::Gone => {
-            finish(Arc::new(stream), Ending::Clean).await;
+            finish(Arc::new(stream), Ending::Clean, false).await;
             drop(guard);
             return;
         }
@@ -390,13 +398,14 @@ pub async fn serve(
         drive_h1(&shared, io, &state, &stream, &mut signals).await
     };
     state.release();
-    finish(stream, ending).await;
+    let fin_sent = state.activity.write_shut.load(Ordering::Relaxed);
+    finish(stream, ending, fin_sent).await;
     drop(guard);
 }
 
 /// Lets the socket go. hyper has dropped its handle by now, so this is the
 /// last reference and dropping it closes the descriptor.
-async fn finish(stream: Arc<TcpStream>, ending: Ending) {
+async fn finish(stream: Arc<TcpStream>, ending: Ending, fin_sent: bool) {
     let sock = socket2::SockRef::from(&*stream);
     match ending {
         Ending::Reset => {
@@ -407,7 +416,9 @@ async fn finish(stream: Arc<TcpStream>, ending: Ending) {
             // Closing with unread bytes in the receive buffer makes the
             // kernel send RST, which can destroy the response the client has
             // not read yet. So: FIN first, then drain until the peer's FIN.
-            let _ = sock.shutdown(std::net::Shutdown::Write);
+            if !fin_sent {
+                let _ = sock.shutdown(std::net::Shutdown::Write);
+            }
             let deadline = Instant::now() + LINGER;
             loop {
                 match tokio::time::timeout_at(deadline, stream.readable()).await {

@@ -146,6 +146,9 @@ impl AsyncWrite for Socket {
         // Half-close only: the connection task still reads to the peer's
         // FIN before the descriptor is closed (DESIGN C6).
         let r = socket2::SockRef::from(&*self.inner).shutdown(std::net::Shutdown::Write);
+        if r.is_ok() {
+            self.state.wrote_fin();
+        }
         Poll::Ready(match r {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
             r => r,

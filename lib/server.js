@@ -8,10 +8,10 @@ const { NativeServer } = require('../binding');
 const { codes, connResetException, fromNative } = require('./errors');
 const { IncomingMessage } = require('./incoming');
 const { ServerResponse } = require('./response');
-const { connRecord } = require('./socket');
+const { connRecord, socketFor } = require('./socket');
 const { UpgradeSocket } = require('./upgrade');
 const wire = require('./wire');
-const { kConn, kStart } = require('./symbols');
+const { kConn, kId, kStart, kStream } = require('./symbols');
 
 const debug = debuglog('lastcall');
 
@@ -477,7 +477,6 @@ class Server extends EventEmitter {
           const conn = connRecord(id, localAddress, localPort, remoteAddress, remotePort);
           this[kConns].set(id, conn);
           if (this.listenerCount('connection') > 0) {
-            const { socketFor } = require('./socket');
             this.emit('connection', socketFor(this, conn));
           }
           break;
@@ -581,7 +580,7 @@ function finishAll(server, list) {
     res._onFinish();
     const req = res.req;
     const dumped = req._dump();
-    if (dumped || req.complete) exchanges.delete(res.req[require('./symbols').kId]);
+    if (dumped || req.complete) exchanges.delete(res.req[kId]);
     if (!req._readableState_closed) {
       // Node emits 'close' on req once the exchange is over.
       if (dumped || req.complete) emitReqClose(req);
@@ -590,7 +589,6 @@ function finishAll(server, list) {
 }
 
 function emitReqClose(req) {
-  const { kStream } = require('./symbols');
   if (req[kStream]) {
     // A stream that is read to the end closes itself (autoDestroy); one
     // that was dumped is ended above and closes when consumed or now.

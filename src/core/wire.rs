@@ -148,22 +148,30 @@ struct Reader {
 }
 
 impl Reader {
-    fn take(&mut self, n: usize) -> Result<Bytes> {
+    /// The next `n` bytes, borrowed.
+    fn peek(&mut self, n: usize) -> Result<&[u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
         let end = end.ok_or(Error::Wire(self.pos))?;
-        let out = self.buf.slice(self.pos..end);
+        let at = self.pos;
         self.pos = end;
-        Ok(out)
+        Ok(&self.buf[at..end])
+    }
+    /// The next `n` bytes as a zero-copy slice of the flush (one reference
+    /// count each: only for what outlives the decode).
+    fn take(&mut self, n: usize) -> Result<Bytes> {
+        let at = self.pos;
+        self.peek(n)?;
+        Ok(self.buf.slice(at..self.pos))
     }
     fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
+        Ok(self.peek(1)?[0])
     }
     fn u16(&mut self) -> Result<u16> {
-        let b = self.take(2)?;
+        let b = self.peek(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
     fn u32(&mut self) -> Result<u32> {
-        let b = self.take(4)?;
+        let b = self.peek(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 }
@@ -184,7 +192,11 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
                 let status = r.u16()?;
                 let flags = r.u8()?;
                 let reason_len = r.u16()? as usize;
-                let reason = Some(r.take(reason_len)?).filter(|b| !b.is_empty());
+                let reason = if reason_len == 0 {
+                    None
+                } else {
+                    Some(r.take(reason_len)?)
+                };
                 let count = r.u16()? as usize;
                 let mut headers = Vec::with_capacity(count);
                 for _ in 0..count {

@@ -196,6 +196,37 @@ test('h1: a response to an HTTP/1.0 request without keep-alive closes the connec
   assert.match(c.text(), /old$/);
 });
 
+test('h2: a whole body gets its Content-Length; a handler\'s own is kept; streamed and empty bodies get none', { skip: impl === 'node' }, async (t) => {
+  const big = 'x'.repeat(5000);
+  const { port } = await serve(t, (req, res) => {
+    if (req.url === '/small') res.end('hello world');
+    else if (req.url === '/big') res.end(big);
+    else if (req.url === '/own') {
+      res.setHeader('Content-Length', '3');
+      res.end('abc');
+    } else if (req.url === '/empty') res.end();
+    else {
+      res.write('ab');
+      setTimeout(() => res.end('cd'), 5);
+    }
+  });
+  const small = await request('h2', port, { path: '/small' });
+  assert.equal(small.headers['content-length'], '11');
+  assert.equal(small.body.toString(), 'hello world');
+  const large = await request('h2', port, { path: '/big' });
+  assert.equal(large.headers['content-length'], '5000');
+  assert.equal(large.body.length, 5000);
+  const own = await request('h2', port, { path: '/own' });
+  assert.equal(own.headers['content-length'], '3');
+  assert.equal(own.body.toString(), 'abc');
+  const empty = await request('h2', port, { path: '/empty' });
+  assert.equal(empty.body.length, 0);
+  const streamed = await request('h2', port, { path: '/stream' });
+  assert.equal(streamed.headers['content-length'], undefined);
+  assert.equal(streamed.body.toString(), 'abcd');
+  dropClients(port);
+});
+
 test('h2: connection-specific headers set by the handler are dropped, the response still works', { skip: impl === 'node' }, async (t) => {
   const { port } = await serve(t, (req, res) => {
     res.setHeader('connection', 'keep-alive');

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -100,6 +100,36 @@ impl ExchangeGuard {
             b.put_u32(id);
         });
     }
+}
+
+/// A `Content-Length` value. Small lengths come from a table built once,
+/// whose values clone without allocating or counting references; hyper's
+/// own would allocate for every response.
+fn content_length(len: usize) -> HeaderValue {
+    const CACHED: usize = 4096;
+    static TABLE: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    if len >= CACHED {
+        return HeaderValue::from(len);
+    }
+    let table = TABLE.get_or_init(|| {
+        let mut digits = String::new();
+        let mut ends = Vec::with_capacity(CACHED);
+        for n in 0..CACHED {
+            digits.push_str(&n.to_string());
+            ends.push(digits.len());
+        }
+        // Kept for the life of the process, as the table is.
+        let digits: &'static str = Box::leak(digits.into_boxed_str());
+        let mut start = 0;
+        ends.into_iter()
+            .map(|end| {
+                let v = HeaderValue::from_static(&digits[start..end]);
+                start = end;
+                v
+            })
+            .collect()
+    });
+    table[len].clone()
 }
 
 /// Connection-specific headers that HTTP/2 forbids (RFC 9113 §8.2.2). Node's
@@ -342,6 +372,12 @@ impl Hub {
             }
         }
         let whole = if switching { Some(Bytes::new()) } else { whole };
+        // What hyper would add to an HTTP/2 response with a whole body
+        // (HTTP/1.1 writes it straight into the head).
+        let length = match &whole {
+            Some(b) if h2 && !b.is_empty() => Some(b.len()),
+            _ => None,
+        };
         let body = match whole {
             Some(bytes) => ResBody::full(bytes, guard),
             None => {
@@ -355,7 +391,7 @@ impl Hub {
         *res.status_mut() =
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let map = res.headers_mut();
-        map.reserve(headers.len());
+        map.reserve(headers.len() + usize::from(length.is_some()));
         for (name, value) in headers {
             // lib/ validated names and values with Node's rules; anything
             // that still fails here is skipped rather than sent broken.
@@ -369,6 +405,11 @@ impl Hub {
                 continue;
             }
             map.append(name, value);
+        }
+        if let Some(len) = length {
+            if !map.contains_key(header::CONTENT_LENGTH) {
+                map.insert(header::CONTENT_LENGTH, content_length(len));
+            }
         }
         if let (false, Some(reason)) = (h2, reason) {
             if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(&reason[..]) {
@@ -649,4 +690,29 @@ fn encode_request(b: &mut Vec<u8>, id: u32, conn: u32, parts: &http::request::Pa
     }
     let len = (b.len() - at - 4) as u32;
     b[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_length;
+
+    #[test]
+    fn content_length_values_match_the_number() {
+        for n in [
+            0usize,
+            1,
+            9,
+            10,
+            11,
+            99,
+            100,
+            1234,
+            4095,
+            4096,
+            65536,
+            usize::MAX,
+        ] {
+            assert_eq!(content_length(n).to_str().unwrap(), n.to_string());
+        }
+    }
 }

@@ -84,8 +84,30 @@ async function startHyper() {
   return { child, port };
 }
 
+// Bun.serve and Deno.serve as outside anchors, when their binaries are on
+// PATH or in node_modules/.bin (`npm i --no-save bun deno`). Never required.
+function anchorBinary(name) {
+  const local = path.join(__dirname, '..', 'node_modules', '.bin', name);
+  return which(name) || (fs.existsSync(local) ? local : null);
+}
+const anchors = { bun: anchorBinary('bun'), deno: anchorBinary('deno') };
+
+async function startAnchor(impl) {
+  const port = await freePort();
+  const script = path.join(SERVERS, 'anchor.mjs');
+  const argv = impl === 'bun' ? [script, String(port)] : ['run', '--allow-net', '--quiet', script, String(port)];
+  const child = spawn(anchors[impl], argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (pin) execFileSync(tools.taskset, ['-a', '-p', '-c', '0', String(child.pid)], { stdio: 'ignore' });
+  await new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve);
+    child.once('exit', (code) => reject(new Error(`${impl} exited with ${code}`)));
+  });
+  return { child, port };
+}
+
 async function startServer(impl, script = 'hello.js', mode = 'hello') {
   if (impl === 'hyper') return startHyper();
+  if (impl === 'bun' || impl === 'deno') return startAnchor(impl);
   const port = await freePort();
   // The server gets CPU 0 (and lastcall's I/O thread with it); the load
   // generator CPU 1, so neither measures the other's scheduling.
@@ -184,10 +206,12 @@ try {
 }
 if (!hyperReady) console.log('- cargo not found: no pure-hyper ceiling');
 const withHyper = (impls) => (hyperReady ? [...impls, 'hyper'] : impls);
+// Bun.serve speaks HTTP/1.1 only without TLS; Deno.serve also speaks h2c.
+const withAnchors = (impls, names = ['bun', 'deno']) => [...impls, ...names.filter((a) => anchors[a])];
 
 const scenarios = [
-  { name: 'hello-h1', loader: 'h1', impls: withHyper(['lastcall', 'node']) },
-  { name: 'hello-h2c', loader: 'h2c', impls: withHyper(['lastcall', 'node2']) },
+  { name: 'hello-h1', loader: 'h1', impls: withAnchors(withHyper(['lastcall', 'node'])) },
+  { name: 'hello-h2c', loader: 'h2c', impls: withAnchors(withHyper(['lastcall', 'node2']), ['deno']) },
   { name: 'response-64k', loader: 'h1', impls: ['lastcall', 'node'], mode: 'big', full: true },
   { name: 'upload-1m', loader: 'upload', impls: ['lastcall', 'node'], mode: 'echo', full: true },
   { name: 'ws-echo', loader: 'ws', impls: ['lastcall', 'node'], script: 'ws-echo.js' },
@@ -279,6 +303,9 @@ async function main() {
   const results = { when: new Date().toISOString(), machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, node: process.version, quick, reps, duration, pinned: pin, scenarios: {}, idle: [] };
   console.log(`# lastcall benchmark (${quick ? 'quick' : 'full'}): ${results.machine}, Node ${process.version}`);
   console.log(`${reps} repetition(s) of ${duration} s after a ${warmup} s warm-up, servers alternating${pin ? '; server on CPU 0, load generator on CPU 1' : ''}.\n`);
+  for (const [name, bin] of Object.entries(anchors)) {
+    if (!bin) console.log(`- ${name} not found: no ${name === 'bun' ? 'Bun.serve' : 'Deno.serve'} anchor (npm i --no-save ${name})`);
+  }
   for (const [name, tool] of Object.entries(tools)) {
     if (!tool) console.log(`- ${name} not found: ${name === 'taskset' ? 'runs unpinned' : `skipping its scenarios (apt-get install -y ${name === 'h2load' ? 'nghttp2-client' : name})`}`);
   }
@@ -305,6 +332,12 @@ async function main() {
       const cpu = (impl) => median(runs[impl].map((x) => x.cpuUsPerReq));
       results.scenarios[sc.name].cpuVsHyper = cpu(ours) / cpu('hyper');
       console.log(`lastcall CPU per request / pure hyper: ${fmt(cpu(ours) / cpu('hyper'), 2)}×`);
+    }
+    for (const anchor of ['bun', 'deno']) {
+      if (!runs[anchor]) continue;
+      const r = runs[ours].map((x, k) => x.rps / runs[anchor][k].rps);
+      results.scenarios[sc.name][`vs_${anchor}`] = r;
+      console.log(`lastcall/${anchor} req/s per repetition: ${r.map((x) => x.toFixed(2)).join(', ')} (median ${fmt(median(r), 2)})`);
     }
     console.log('');
   }

@@ -151,6 +151,25 @@ for (const proto of protocols) {
   });
 }
 
+for (const proto of protocols) {
+  test(`${proto}: string chunks in any encoding and latin1 header values arrive byte for byte`, async (t) => {
+    const long = 'y'.repeat(100);
+    const parts = [['abc', 'utf8'], ['é✓', 'utf8'], ['68656c6c6f', 'hex'], ['caf\u00e9', 'latin1'], [long, 'utf8']];
+    const { port } = await serve(t, (req, res) => {
+      res.setHeader('x-latin', 'caf\u00e9');
+      res.setHeader('x-long', 'v'.repeat(80) + '\u00ff');
+      for (const [text, enc] of parts) res.write(text, enc);
+      res.end('end');
+    });
+    const r = await request(proto, port);
+    const expected = Buffer.concat([...parts.map(([text, enc]) => Buffer.from(text, enc)), Buffer.from('end')]);
+    assert.deepEqual(r.body, expected);
+    assert.equal(r.headers['x-latin'], 'caf\u00e9');
+    assert.equal(r.headers['x-long'], 'v'.repeat(80) + '\u00ff');
+    dropClients(port);
+  });
+}
+
 test('h1: end(body) alone sends Content-Length; write() then end() is chunked', async (t) => {
   const { port } = await serve(t, (req, res) => {
     if (req.url === '/whole') res.end('0123456789');

@@ -26,6 +26,9 @@ const DATA_EXTERNAL = 4;
 // copied into the op buffer: the native side copies them exactly once.
 const EXTERNAL_MIN = 16 * 1024;
 
+// Strings up to this length are copied byte by byte in JS.
+const SHORT = 64;
+
 // Accumulates ops for one flush. Reused across flushes: the native side
 // copies what it needs synchronously.
 class OpWriter {
@@ -62,11 +65,40 @@ class OpWriter {
     this.pos += 4;
   }
 
-  // Writes a latin1 string prefixed by its length (u16 or u32).
+  // Writes a latin1 string prefixed by its length (u16 or u32). Short ones
+  // (most header names and values) are copied here: a call into C++ per
+  // string costs more than the loop.
   latin1(str, wide) {
     const len = str.length;
     if (wide) this.u32(len); else this.u16(len);
-    this.pos += this.buf.latin1Write(str, this.pos, len);
+    if (len <= SHORT) {
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < len; i++) buf[p++] = str.charCodeAt(i);
+      this.pos = p;
+    } else {
+      this.pos += this.buf.latin1Write(str, this.pos, len);
+    }
+  }
+
+  // Writes a short ASCII string as a data op and returns true; false (and
+  // nothing written) if it holds anything else.
+  asciiData(id, str, flags) {
+    const len = str.length;
+    this.reserve(10 + len);
+    const buf = this.buf;
+    const start = this.pos + 10;
+    for (let i = 0; i < len; i++) {
+      const c = str.charCodeAt(i);
+      if (c > 127) return false;
+      buf[start + i] = c;
+    }
+    this.u8(OP_DATA);
+    this.u32(id);
+    this.u8(flags);
+    this.u32(len);
+    this.pos += len;
+    return true;
   }
 
   // `headers` is a flat array [name, value, name, value, ...] of strings.
@@ -90,6 +122,9 @@ class OpWriter {
   data(id, chunk, encoding, end, wantDrain) {
     const flags = (end ? DATA_END : 0) | (wantDrain ? DATA_WANT_DRAIN : 0);
     if (typeof chunk === 'string') {
+      if (chunk.length <= SHORT && (encoding === 'utf8' || encoding === 'utf-8') && this.asciiData(id, chunk, flags)) {
+        return chunk.length;
+      }
       const len = Buffer.byteLength(chunk, encoding);
       if (len >= EXTERNAL_MIN) return this.data(id, Buffer.from(chunk, encoding), undefined, end, wantDrain);
       this.reserve(10 + len);

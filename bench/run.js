@@ -73,15 +73,21 @@ function hyperBinary() {
   return bin;
 }
 
-async function startHyper() {
-  const port = await freePort();
-  const child = spawn(hyperBinary(), [String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+// Starts a server binary that prints a line once it listens, pinned like the
+// Node servers.
+async function startPrinting(name, bin, argv, port) {
+  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   if (pin) execFileSync(tools.taskset, ['-a', '-p', '-c', '0', String(child.pid)], { stdio: 'ignore' });
   await new Promise((resolve, reject) => {
     child.stdout.once('data', resolve);
-    child.once('exit', (code) => reject(new Error(`hyper-hello exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
   return { child, port };
+}
+
+async function startHyper() {
+  const port = await freePort();
+  return startPrinting('hyper-hello', hyperBinary(), [String(port)], port);
 }
 
 // Bun.serve and Deno.serve as outside anchors, when their binaries are on
@@ -96,13 +102,7 @@ async function startAnchor(impl) {
   const port = await freePort();
   const script = path.join(SERVERS, 'anchor.mjs');
   const argv = impl === 'bun' ? [script, String(port)] : ['run', '--allow-net', '--quiet', script, String(port)];
-  const child = spawn(anchors[impl], argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-  if (pin) execFileSync(tools.taskset, ['-a', '-p', '-c', '0', String(child.pid)], { stdio: 'ignore' });
-  await new Promise((resolve, reject) => {
-    child.stdout.once('data', resolve);
-    child.once('exit', (code) => reject(new Error(`${impl} exited with ${code}`)));
-  });
-  return { child, port };
+  return startPrinting(impl, anchors[impl], argv, port);
 }
 
 async function startServer(impl, script = 'hello.js', mode = 'hello') {

@@ -93,12 +93,18 @@ class OpWriter {
       if (c > 127) return false;
       buf[start + i] = c;
     }
+    this.dataHead(id, flags, len);
+    this.pos += len;
+    return true;
+  }
+
+  // The fixed part of a data op (10 bytes; the caller reserved them).
+  // `len` is the inline length, or the chunk's index when DATA_EXTERNAL.
+  dataHead(id, flags, len) {
     this.u8(OP_DATA);
     this.u32(id);
     this.u8(flags);
     this.u32(len);
-    this.pos += len;
-    return true;
   }
 
   // `headers` is a flat array [name, value, name, value, ...] of strings.
@@ -128,28 +134,19 @@ class OpWriter {
       const len = Buffer.byteLength(chunk, encoding);
       if (len >= EXTERNAL_MIN) return this.data(id, Buffer.from(chunk, encoding), undefined, end, wantDrain);
       this.reserve(10 + len);
-      this.u8(OP_DATA);
-      this.u32(id);
-      this.u8(flags);
-      this.u32(len);
+      this.dataHead(id, flags, len);
       this.pos += this.buf.write(chunk, this.pos, len, encoding);
       return len;
     }
     const len = chunk ? chunk.byteLength : 0;
     if (len >= EXTERNAL_MIN) {
       this.reserve(10);
-      this.u8(OP_DATA);
-      this.u32(id);
-      this.u8(flags | DATA_EXTERNAL);
-      this.u32(this.chunks.length);
+      this.dataHead(id, flags | DATA_EXTERNAL, this.chunks.length);
       this.chunks.push(chunk);
       return len;
     }
     this.reserve(10 + len);
-    this.u8(OP_DATA);
-    this.u32(id);
-    this.u8(flags);
-    this.u32(len);
+    this.dataHead(id, flags, len);
     if (len > 0) {
       this.buf.set(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, len), this.pos);
       this.pos += len;

@@ -21,6 +21,12 @@ export declare class NativeServer {
   address(): [string, string, number]
   /** Takes every pending event record as one Buffer. */
   drain(): Buffer
+  /**
+   * The long body chunk an EV_BODY_AT record of the last drain points
+   * to, as a Buffer of its own. Each can be taken once (chunks are never
+   * empty, so an empty one was taken already).
+   */
+  chunk(index: number): Buffer
   /** Hands one flush of response parts to the I/O thread. */
   flush(meta: Uint8Array, chunks: Array<Uint8Array>): void
   /** Stops accepting and releases the port before returning. */

@@ -21,8 +21,8 @@ function rss(pid) {
   return Number(m[1]) * 1024;
 }
 
-async function startServer(t) {
-  const child = spawn(process.execPath, [fixture], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startServer(t, execArgv = []) {
+  const child = spawn(process.execPath, [...execArgv, fixture], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => child.kill());
   const [line] = await once(child.stdout, 'data');
   return { port: Number(String(line).trim()), pid: child.pid };
@@ -40,19 +40,20 @@ async function peakDuring(pid, work) {
   }
 }
 
-function* chunks(total) {
-  const chunk = Buffer.alloc(256 * 1024, 3);
+function* chunks(total, size = 256 * 1024) {
+  const chunk = Buffer.alloc(size, 3);
   for (let sent = 0; sent < total; sent += chunk.length) yield chunk;
 }
 
-async function writeAll(stream, total) {
-  for (const c of chunks(total)) {
+async function writeAll(stream, total, onChunk, size) {
+  for (const c of chunks(total, size)) {
     if (!stream.write(c)) await once(stream, 'drain');
+    onChunk?.();
   }
   stream.end();
 }
 
-function h1(port, method, path, uploadSize) {
+function h1(port, method, path, uploadSize, onChunk, size) {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path }, (res) => {
       let n = 0;
@@ -61,12 +62,12 @@ function h1(port, method, path, uploadSize) {
       res.on('error', reject);
     });
     req.on('error', reject);
-    if (uploadSize) writeAll(req, uploadSize);
+    if (uploadSize) writeAll(req, uploadSize, onChunk, size);
     else req.end();
   });
 }
 
-function h2(port, method, path, uploadSize) {
+function h2(port, method, path, uploadSize, onChunk, size) {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on('error', reject);
@@ -75,7 +76,7 @@ function h2(port, method, path, uploadSize) {
     stream.on('data', (d) => { n += d.length; });
     stream.on('end', () => { session.close(); resolve(n); });
     stream.on('error', reject);
-    if (uploadSize) writeAll(stream, uploadSize);
+    if (uploadSize) writeAll(stream, uploadSize, onChunk, size);
     else stream.end();
   });
 }
@@ -100,4 +101,47 @@ for (const [proto, client] of [['h1', h1], ['h2', h2]]) {
     assert.equal(result, SIZE);
     assert.ok(peak - base < ALLOWED_GROWTH, `server RSS grew by ${((peak - base) / 1048576).toFixed(1)} MiB`);
   });
+}
+
+// A request's head and body chunks arrive in drained batches of events
+// together with whatever else the I/O thread had read, such as other
+// requests' body chunks. A request the app holds open (a long poll, a slow
+// handler) and the body chunks it keeps (a cache) must not keep all of that
+// in memory: not when the other bodies come in large chunks (256 KiB
+// writes) nor in small ones (1 KiB writes, which an HTTP/1.1 client sends
+// as 1 KiB chunks). Each held request keeps its own 6 KiB body: 768 KiB in
+// all.
+for (const [proto, client] of [['h1', h1], ['h2', h2]]) {
+  for (const write of [256 * 1024, 1024]) {
+    if (impl === 'node' && proto === 'h2') continue;
+
+    test(`${proto}: requests held open and kept chunks do not keep other requests' bodies in memory (${write / 1024} KiB writes)`, async (t) => {
+      const { port } = await startServer(t, ['--expose-gc']);
+      const memory = async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/memory`);
+        return (await res.json()).arrayBuffers;
+      };
+      const before = await memory();
+      // Four 16 MiB uploads; a POST to /hold goes out every 512 KiB sent.
+      const every = (512 * 1024) / write;
+      let written = 0;
+      const holds = [];
+      const onChunk = () => {
+        if (++written % every === 0) holds.push(client(port, 'POST', '/hold', 6 * 1024, undefined, 6 * 1024));
+      };
+      const uploads = [1, 2, 3, 4].map(() => client(port, 'POST', '/sink', 16 * 1024 * 1024, onChunk, write));
+      await Promise.all(uploads);
+      // Wait until the server holds every /hold request and its body.
+      while ((await (await fetch(`http://127.0.0.1:${port}/held`)).text()) !== String(holds.length)) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const after = await memory();
+      await fetch(`http://127.0.0.1:${port}/release`);
+      await Promise.all(holds);
+      assert.equal(holds.length, 128);
+      // 768 KiB of kept bodies, and room for noise.
+      assert.ok(after - before < 1.25 * 1024 * 1024,
+        `${holds.length} held requests keep ${((after - before) / 1048576).toFixed(2)} MiB of ArrayBuffers`);
+    });
+  }
 }

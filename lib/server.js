@@ -15,6 +15,9 @@ const { kConn, kId, kStart, kStream } = require('./symbols');
 
 const debug = debuglog('lastcall');
 
+// A drained batch larger than this holds more than a few request heads.
+const BIG_BATCH = 16 * 1024;
+
 const kNative = Symbol('native');
 const kState = Symbol('state');
 const kExchanges = Symbol('exchanges');
@@ -406,7 +409,13 @@ class Server extends EventEmitter {
           q += 4 + ulen;
           const hlen = u32(buf, q);
           p = q + 4 + hlen;
-          const req = new IncomingMessage(this, id, conn || orphanConn, method, url, version, hasBody, buf, q + 4, p, now);
+          // The request decodes its headers from the batch when first
+          // asked. A large batch holds other requests' bodies too, so the
+          // request gets its own copy of its header block instead of
+          // keeping all of that alive for as long as it lives.
+          const req = len <= BIG_BATCH
+            ? new IncomingMessage(this, id, conn || orphanConn, method, url, version, hasBody, buf, q + 4, p, now)
+            : new IncomingMessage(this, id, conn || orphanConn, method, url, version, hasBody, Buffer.from(buf.subarray(q + 4, p)), 0, hlen, now);
           if ((buf[p0 + 10] & wire.REQ_UPGRADE) !== 0 && this.listenerCount('upgrade') > 0) {
             this._upgrade(req, id, conn || orphanConn);
             break;
@@ -431,6 +440,16 @@ class Server extends EventEmitter {
           if (res !== undefined) res.req._onBody(buf.subarray(p + 9, p + 9 + n));
           else this[kTunnels].get(id)?._onBody(buf.subarray(p + 9, p + 9 + n));
           p += 9 + n;
+          break;
+        }
+        case wire.EV_BODY_AT: {
+          // A long chunk, in a Buffer of its own (see OUT_OF_BAND in
+          // src/core/dispatch.rs). Taken even if nobody wants it any more.
+          const chunk = native.chunk(u32(buf, p + 5));
+          const res = exchanges.get(id);
+          if (res !== undefined) res.req._onBody(chunk);
+          else this[kTunnels].get(id)?._onBody(chunk);
+          p += 9;
           break;
         }
         case wire.EV_END: {

@@ -10,6 +10,7 @@ const EV_ABORT = 4;
 const EV_DRAIN = 5;
 const EV_CONN_OPEN = 6;
 const EV_CONN_CLOSE = 7;
+const EV_BODY_AT = 8;
 const REQ_HAS_BODY = 1;
 const REQ_UPGRADE = 2;
 
@@ -179,6 +180,7 @@ module.exports = {
   EV_DRAIN,
   EV_CONN_OPEN,
   EV_CONN_CLOSE,
+  EV_BODY_AT,
   REQ_HAS_BODY,
   REQ_UPGRADE,
   OP_DEMAND,

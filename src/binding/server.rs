@@ -1,6 +1,8 @@
 //! `NativeServer`: the class lib/server.js drives.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
 
 use napi::bindgen_prelude::{BufferSlice, Function};
 use napi::{CleanupEnvHook, Env};
@@ -53,6 +55,9 @@ pub struct NativeServer {
     /// Force-closes the server if its environment (a worker thread) goes
     /// away without `close()` (DESIGN §4). Removed once the server closed.
     cleanup: Option<CleanupEnvHook<Arc<Server>>>,
+    /// The long body chunks of the last drain, taken one by one by
+    /// `chunk()` as JS reaches their EV_BODY_AT records.
+    chunks: Mutex<Vec<Bytes>>,
 }
 
 /// Connection counts as `connectionsInfo()` reports them.
@@ -101,7 +106,11 @@ impl NativeServer {
                 server.force(true);
             })
             .ok();
-        Ok(NativeServer { inner, cleanup })
+        Ok(NativeServer {
+            inner,
+            cleanup,
+            chunks: Mutex::new(Vec::new()),
+        })
     }
 
     /// The bound address as `[address, family, port]`.
@@ -119,8 +128,27 @@ impl NativeServer {
         // buffer over the Rust Vec is invisible to V8's heap limits, so with
         // large request bodies the spent batches piled up between GCs (tens
         // of MiB during a 64 MiB upload). One memcpy per batch is cheap.
-        self.inner
-            .drain_with(|records| BufferSlice::copy_from(env, records))
+        self.inner.drain_with(|records, chunks| {
+            *self.chunks.lock().unwrap_or_else(|e| e.into_inner()) = chunks;
+            BufferSlice::copy_from(env, records)
+        })
+    }
+
+    /// The long body chunk an EV_BODY_AT record of the last drain points
+    /// to, as a Buffer of its own. Each can be taken once (chunks are never
+    /// empty, so an empty one was taken already).
+    #[napi(catch_unwind)]
+    pub fn chunk<'env>(&self, env: &'env Env, index: u32) -> napi::Result<BufferSlice<'env>> {
+        let taken = self
+            .chunks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(index as usize)
+            .map(std::mem::take);
+        match taken {
+            Some(bytes) if !bytes.is_empty() => BufferSlice::copy_from(env, &bytes),
+            _ => Err(napi::Error::from_reason("no such body chunk")),
+        }
     }
 
     /// Hands one flush of response parts to the I/O thread.

@@ -6,9 +6,17 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
 use tokio::sync::Notify;
 
-use crate::core::wire::Op;
+use crate::core::wire::{self, Op, Put};
+
+/// Body chunks at least this long travel beside the records (EV_BODY_AT)
+/// instead of inside them. JS gets each as a Buffer of its own, so a chunk
+/// it keeps pins only itself, not a whole batch of other requests' bodies,
+/// and its bytes are copied once (hyper's buffer → JS) instead of twice.
+/// Shorter chunks are not worth a native call each.
+pub const OUT_OF_BAND: usize = 4 * 1024;
 
 /// What the core needs from its host (the JS binding, or a test).
 pub trait Doorbell: Send + Sync + 'static {
@@ -37,9 +45,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What one drain hands over: the records, and the large body chunks that
+/// EV_BODY_AT records point into by index.
+#[derive(Default)]
+struct Batch {
+    records: Vec<u8>,
+    chunks: Vec<Bytes>,
+}
+
 /// Events from the I/O thread to JS, as one growing byte buffer.
 pub struct Outbox {
-    buf: Mutex<Vec<u8>>,
+    buf: Mutex<Batch>,
     /// The buffer last drained, emptied and kept for the next swap, so a
     /// drain neither allocates nor touches fresh pages.
     spare: Mutex<Vec<u8>>,
@@ -53,7 +69,10 @@ impl Outbox {
     /// An empty outbox that rings `doorbell`.
     pub fn new(doorbell: Arc<dyn Doorbell>) -> Self {
         Outbox {
-            buf: Mutex::new(Vec::with_capacity(16 * 1024)),
+            buf: Mutex::new(Batch {
+                records: Vec::with_capacity(16 * 1024),
+                chunks: Vec::new(),
+            }),
             spare: Mutex::new(Vec::with_capacity(16 * 1024)),
             doorbell,
             deferred: false,
@@ -83,11 +102,33 @@ impl Outbox {
 
     /// Appends records with `write` and rings if the outbox was empty.
     pub fn push(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.push_batch(|b| write(&mut b.records));
+    }
+
+    /// Appends one request-body (or tunnel) chunk for exchange `id`: in the
+    /// records when short, beside them when long (see [`OUT_OF_BAND`]).
+    pub fn push_body(&self, id: u32, data: Bytes) {
+        self.push_batch(|b| {
+            if data.len() < OUT_OF_BAND {
+                b.records.put_u8(wire::EV_BODY);
+                b.records.put_u32(id);
+                b.records.put_u32(data.len() as u32);
+                b.records.put_bytes(&data);
+            } else {
+                b.records.put_u8(wire::EV_BODY_AT);
+                b.records.put_u32(id);
+                b.records.put_u32(b.chunks.len() as u32);
+                b.chunks.push(data);
+            }
+        });
+    }
+
+    fn push_batch(&self, write: impl FnOnce(&mut Batch)) {
         let was_empty = {
-            let mut buf = lock(&self.buf);
-            let was_empty = buf.is_empty();
-            write(&mut buf);
-            was_empty && !buf.is_empty()
+            let mut batch = lock(&self.buf);
+            let was_empty = batch.records.is_empty();
+            write(&mut batch);
+            was_empty && !batch.records.is_empty()
         };
         // Ring outside the lock: the doorbell may take its own locks.
         if was_empty {
@@ -103,15 +144,20 @@ impl Outbox {
     /// Takes every pending record (tests read the outbox this way).
     #[cfg(test)]
     pub fn take(&self) -> Vec<u8> {
-        self.drain_with(|records| records.to_vec())
+        self.drain_with(|records, _| records.to_vec())
     }
 
-    /// Hands every pending record to `read` without holding the lock while
-    /// it runs; the buffer is then recycled.
-    pub fn drain_with<R>(&self, read: impl FnOnce(&[u8]) -> R) -> R {
+    /// Hands every pending record, and the chunks EV_BODY_AT records point
+    /// to, to `read` without holding the lock while it runs; the record
+    /// buffer is then recycled.
+    pub fn drain_with<R>(&self, read: impl FnOnce(&[u8], Vec<Bytes>) -> R) -> R {
         let mut taken = std::mem::take(&mut *lock(&self.spare));
-        std::mem::swap(&mut taken, &mut *lock(&self.buf));
-        let out = read(&taken);
+        let chunks = {
+            let mut batch = lock(&self.buf);
+            std::mem::swap(&mut taken, &mut batch.records);
+            std::mem::take(&mut batch.chunks)
+        };
+        let out = read(&taken, chunks);
         taken.clear();
         // A burst may have grown it a lot; do not keep that forever.
         if taken.capacity() > 1024 * 1024 {
@@ -187,6 +233,29 @@ mod tests {
         );
         out.push(|b| b.push(3));
         assert_eq!(bell.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn long_body_chunks_travel_beside_the_records_in_order() {
+        let out = Outbox::new(Arc::new(Counter::default()));
+        let long = Bytes::from(vec![7u8; OUT_OF_BAND]);
+        out.push_body(1, Bytes::from_static(b"short"));
+        out.push_body(2, long.clone());
+        out.push_body(3, long.slice(1..));
+        let (records, chunks) = out.drain_with(|r, c| (r.to_vec(), c));
+        let mut want = vec![wire::EV_BODY, 1, 0, 0, 0, 5, 0, 0, 0];
+        want.extend_from_slice(b"short");
+        want.extend_from_slice(&[wire::EV_BODY_AT, 2, 0, 0, 0, 0, 0, 0, 0]);
+        want.extend_from_slice(&[wire::EV_BODY, 3, 0, 0, 0]);
+        want.extend_from_slice(&((OUT_OF_BAND - 1) as u32).to_le_bytes());
+        want.extend_from_slice(&long[1..]);
+        assert_eq!(records, want);
+        assert_eq!(chunks, vec![long]);
+        let (records, chunks) = out.drain_with(|r, c| (r.to_vec(), c));
+        assert!(
+            records.is_empty() && chunks.is_empty(),
+            "a drain takes the chunks too"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -626,12 +626,7 @@ async fn read_body(hub: Rc<Hub>, id: u32, mut body: Incoming, credit: Rc<Credit>
                 credit
                     .bytes
                     .set(credit.bytes.get().saturating_sub(data.len()));
-                hub.outbox.push(|b| {
-                    b.put_u8(wire::EV_BODY);
-                    b.put_u32(id);
-                    b.put_u32(data.len() as u32);
-                    b.put_bytes(&data);
-                });
+                hub.outbox.push_body(id, data);
             }
             Some(Err(_)) => {
                 hub.abort(id, true);

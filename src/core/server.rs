@@ -158,8 +158,9 @@ impl Server {
         }
     }
 
-    /// Hands every pending event record to `read`.
-    pub fn drain_with<R>(&self, read: impl FnOnce(&[u8]) -> R) -> R {
+    /// Hands every pending event record, and the long body chunks they
+    /// point to, to `read`.
+    pub fn drain_with<R>(&self, read: impl FnOnce(&[u8], Vec<bytes::Bytes>) -> R) -> R {
         self.common.outbox.drain_with(read)
     }
 

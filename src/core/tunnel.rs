@@ -76,7 +76,7 @@ pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tun
     let stream = io.stream();
     let (mut rd, mut wr) = tokio::io::split(io);
     if !early.is_empty() {
-        outbox.push(|b| body_record(b, id, &early));
+        outbox.push_body(id, early);
     }
     let reader = async {
         loop {
@@ -105,7 +105,7 @@ pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tun
                 }
                 Ok(n) => {
                     t.credit.set(t.credit.get().saturating_sub(n));
-                    outbox.push(|b| body_record(b, id, &buf));
+                    outbox.push_body(id, buf.freeze());
                 }
                 Err(_) => return Err(()),
             }
@@ -163,13 +163,6 @@ fn take_batch(queue: &mut VecDeque<Bytes>) -> Option<Bytes> {
         queue.pop_front();
     }
     Some(joined.freeze())
-}
-
-fn body_record(b: &mut Vec<u8>, id: u32, bytes: &[u8]) {
-    b.put_u8(wire::EV_BODY);
-    b.put_u32(id);
-    b.put_u32(bytes.len() as u32);
-    b.put_bytes(bytes);
 }
 
 #[cfg(test)]

@@ -28,6 +28,10 @@ pub const EV_CONN_OPEN: u8 = 6;
 /// A connection's socket closed and its task ended: `u32 conn`.
 pub const EV_CONN_CLOSE: u8 = 7;
 
+/// A long request body chunk carried beside the records: `u32 id, u32
+/// index` into the drain's chunk list.
+pub const EV_BODY_AT: u8 = 8;
+
 /// Request flag: a body follows (EV_BODY … EV_END).
 pub const REQ_HAS_BODY: u8 = 1;
 /// EV_REQUEST flag: the request asks to switch protocols (HTTP/1.1

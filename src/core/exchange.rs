@@ -8,13 +8,14 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::poll_fn;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
 use http_body::Body;
 use hyper::body::Incoming;
 use tokio::sync::{oneshot, Notify};
@@ -61,10 +62,31 @@ struct Exchange {
     tunnel: Option<Rc<Tunnel>>,
 }
 
+/// Hashes exchange ids. They are ours, sequential and never chosen by a
+/// client, so one multiply spreads them well enough, where the default
+/// SipHash (built to resist chosen keys) costs a few lookups' worth per
+/// request.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, id: u32) {
+        self.0 = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// All live exchanges of one server.
 pub struct Hub {
     outbox: Arc<Outbox>,
-    exchanges: RefCell<HashMap<u32, Exchange>>,
+    exchanges: RefCell<HashMap<u32, Exchange, BuildHasherDefault<IdHasher>>>,
     next_id: Cell<u32>,
     request_timeout: Cell<Option<Duration>>,
     closing: Cell<bool>,
@@ -132,6 +154,38 @@ fn content_length(len: usize) -> HeaderValue {
     table[len].clone()
 }
 
+/// Puts a response's headers from JS into `map`, and the `Content-Length`
+/// of a whole HTTP/2 body if JS set none.
+fn fill_headers(
+    map: &mut HeaderMap,
+    headers: Vec<(Bytes, Bytes)>,
+    h2: bool,
+    length: Option<usize>,
+) {
+    // hyper then looks Content-Length up with `entry()`, which grows a full
+    // map even when the name is there: leave it a free slot.
+    map.reserve(headers.len() + if length.is_some() { 2 } else { 0 });
+    for (name, value) in headers {
+        // lib/ validated names and values with Node's rules; anything that
+        // still fails here is skipped rather than sent broken.
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(&name),
+            HeaderValue::from_maybe_shared(value),
+        ) else {
+            continue;
+        };
+        if h2 && h2_forbidden(&name) {
+            continue;
+        }
+        map.append(name, value);
+    }
+    if let Some(len) = length {
+        if !map.contains_key(header::CONTENT_LENGTH) {
+            map.insert(header::CONTENT_LENGTH, content_length(len));
+        }
+    }
+}
+
 /// Connection-specific headers that HTTP/2 forbids (RFC 9113 §8.2.2). Node's
 /// compatibility API drops them with a warning; we drop them silently.
 fn h2_forbidden(name: &HeaderName) -> bool {
@@ -147,7 +201,7 @@ impl Hub {
     pub fn new(outbox: Arc<Outbox>) -> Rc<Hub> {
         Rc::new(Hub {
             outbox,
-            exchanges: RefCell::new(HashMap::new()),
+            exchanges: RefCell::new(HashMap::default()),
             next_id: Cell::new(1),
             request_timeout: Cell::new(None),
             closing: Cell::new(false),
@@ -390,27 +444,7 @@ impl Hub {
         let mut res = Response::new(body);
         *res.status_mut() =
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let map = res.headers_mut();
-        map.reserve(headers.len() + usize::from(length.is_some()));
-        for (name, value) in headers {
-            // lib/ validated names and values with Node's rules; anything
-            // that still fails here is skipped rather than sent broken.
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(&name),
-                HeaderValue::from_maybe_shared(value),
-            ) else {
-                continue;
-            };
-            if h2 && h2_forbidden(&name) {
-                continue;
-            }
-            map.append(name, value);
-        }
-        if let Some(len) = length {
-            if !map.contains_key(header::CONTENT_LENGTH) {
-                map.insert(header::CONTENT_LENGTH, content_length(len));
-            }
-        }
+        fill_headers(res.headers_mut(), headers, h2, length);
         if let (false, Some(reason)) = (h2, reason) {
             if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(&reason[..]) {
                 res.extensions_mut().insert(reason);
@@ -689,7 +723,26 @@ fn encode_request(b: &mut Vec<u8>, id: u32, conn: u32, parts: &http::request::Pa
 
 #[cfg(test)]
 mod tests {
-    use super::content_length;
+    use super::{content_length, fill_headers};
+    use bytes::Bytes;
+    use http::{header, HeaderMap};
+
+    #[test]
+    fn hyper_finds_the_content_length_without_growing_the_map() {
+        for n in 0..40 {
+            let headers = (0..n)
+                .map(|i| (Bytes::from(format!("x-h{i}")), Bytes::from_static(b"v")))
+                .collect();
+            let mut map = HeaderMap::new();
+            fill_headers(&mut map, headers, true, Some(11));
+            let cap = map.capacity();
+            // What hyper's HTTP/2 server does with a whole body.
+            map.entry(header::CONTENT_LENGTH)
+                .or_insert_with(|| 11.into());
+            assert_eq!(map.capacity(), cap, "{n} headers");
+            assert_eq!(map.len(), n + 1);
+        }
+    }
 
     #[test]
     fn content_length_values_match_the_number() {

@@ -23,6 +23,24 @@ function validateHeaderName(name) {
   }
 }
 
+// Header names already validated, with their lower-case keys: most
+// handlers set the same few names on every response, so each is checked
+// and lower-cased once. Bounded, so names made up per request cannot grow
+// it without limit.
+const knownNames = new Map();
+const KNOWN_NAMES_MAX = 512;
+
+// The key a header name is stored under; throws as Node does if the name
+// is not a valid token.
+function headerKey(name) {
+  const known = knownNames.get(name);
+  if (known !== undefined) return known;
+  validateHeaderName(name);
+  const key = name.toLowerCase();
+  if (knownNames.size < KNOWN_NAMES_MAX) knownNames.set(name, key);
+  return key;
+}
+
 function validateHeaderValue(name, value) {
   if (value === undefined) throw codes.ERR_HTTP_INVALID_HEADER_VALUE(value, name);
   if (Array.isArray(value)) {
@@ -74,61 +92,62 @@ Object.defineProperties(proto, {
   connection: { configurable: true, get() { return this.req.socket; } },
 });
 
+// Headers live in a Map from lower-case key to [name as given, value]:
+// insertion-ordered like Node's, and cheap to walk once per response.
 proto.setHeader = function setHeader(name, value) {
   if (this[kHeadState] !== HEAD_NONE) throw codes.ERR_HTTP_HEADERS_SENT('set');
-  validateHeaderName(name);
+  const key = headerKey(name);
   validateHeaderValue(name, value);
-  (this[kOutHeaders] ??= { __proto__: null })[name.toLowerCase()] = [name, value];
+  (this[kOutHeaders] ??= new Map()).set(key, [name, value]);
   return this;
 };
 
 proto.appendHeader = function appendHeader(name, value) {
   if (this[kHeadState] !== HEAD_NONE) throw codes.ERR_HTTP_HEADERS_SENT('append');
-  validateHeaderName(name);
+  const key = headerKey(name);
   validateHeaderValue(name, value);
-  const headers = (this[kOutHeaders] ??= { __proto__: null });
-  const key = name.toLowerCase();
-  const prev = headers[key];
+  const headers = (this[kOutHeaders] ??= new Map());
+  const prev = headers.get(key);
   if (prev === undefined) {
-    headers[key] = [name, value];
+    headers.set(key, [name, value]);
   } else {
     const list = Array.isArray(prev[1]) ? prev[1] : [prev[1]];
-    headers[key] = [prev[0], list.concat(value)];
+    headers.set(key, [prev[0], list.concat(value)]);
   }
   return this;
 };
 
 proto.getHeader = function getHeader(name) {
   if (typeof name !== 'string') throw codes.ERR_INVALID_ARG_TYPE('name', 'of type string', name);
-  const entry = this[kOutHeaders] && this[kOutHeaders][name.toLowerCase()];
+  const entry = this[kOutHeaders]?.get(name.toLowerCase());
   return entry && entry[1];
 };
 
 proto.getHeaders = function getHeaders() {
   const out = { __proto__: null };
   const headers = this[kOutHeaders];
-  if (headers) for (const key in headers) out[key] = headers[key][1];
+  if (headers) for (const [key, entry] of headers) out[key] = entry[1];
   return out;
 };
 
 proto.getHeaderNames = function getHeaderNames() {
-  return this[kOutHeaders] ? Object.keys(this[kOutHeaders]) : [];
+  return this[kOutHeaders] ? [...this[kOutHeaders].keys()] : [];
 };
 
 proto.getRawHeaderNames = function getRawHeaderNames() {
   const headers = this[kOutHeaders];
-  return headers ? Object.values(headers).map((e) => e[0]) : [];
+  return headers ? [...headers.values()].map((e) => e[0]) : [];
 };
 
 proto.hasHeader = function hasHeader(name) {
   if (typeof name !== 'string') throw codes.ERR_INVALID_ARG_TYPE('name', 'of type string', name);
-  return !!(this[kOutHeaders] && this[kOutHeaders][name.toLowerCase()] !== undefined);
+  return this[kOutHeaders]?.has(name.toLowerCase()) === true;
 };
 
 proto.removeHeader = function removeHeader(name) {
   if (typeof name !== 'string') throw codes.ERR_INVALID_ARG_TYPE('name', 'of type string', name);
   if (this[kHeadState] !== HEAD_NONE) throw codes.ERR_HTTP_HEADERS_SENT('remove');
-  if (this[kOutHeaders]) delete this[kOutHeaders][name.toLowerCase()];
+  this[kOutHeaders]?.delete(name.toLowerCase());
 };
 
 function noBodyStatus(code) {
@@ -182,8 +201,9 @@ function writeHeadOp(res, end) {
   const flat = [];
   const headers = res[kOutHeaders];
   if (headers) {
-    for (const key in headers) {
-      const [name, value] = headers[key];
+    for (const entry of headers.values()) {
+      const name = entry[0];
+      const value = entry[1];
       if (Array.isArray(value)) {
         for (const v of value) flat.push(name, String(v));
       } else {

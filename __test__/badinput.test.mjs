@@ -78,6 +78,38 @@ test('CR or LF in a header value throws ERR_INVALID_CHAR', async (t) => {
   await stillServes(port);
 });
 
+test('header values and status messages: tab and bytes 0x20-0x7e, 0x80-0xff pass, anything else throws ERR_INVALID_CHAR, short or long', async (t) => {
+  const long = 'x'.repeat(100);
+  const good = ['', 'a\tb', ' ~', '\x80\xff', 'caf\xe9'];
+  const bad = ['\x00', 'a\x1fb', '\x7f', '\u0100', '\u20ac', 'a\x0b'];
+  const values = [...good, ...bad].flatMap((v) => [v, v + long]);
+  const outcome = (f) => {
+    try { f(); return 'ok'; } catch (e) { return e.code; }
+  };
+  const seen = [];
+  const { port } = await serve(t, (req, res) => {
+    const v = values[Number(req.url.slice(1))];
+    seen.push(outcome(() => res.setHeader('x-v', v)));
+    res.removeHeader('x-v');
+    seen.push(outcome(() => res.writeHead(200, v)));
+    if (seen.at(-1) !== 'ok') {
+      // The message was refused; so is it when the head goes out implicitly.
+      seen.push(outcome(() => res.write('')));
+      res.statusMessage = '';
+    }
+    res.end('checked');
+  });
+  for (let i = 0; i < values.length; i++) {
+    const r = await request('h1', port, { path: `/${i}` });
+    assert.equal(r.status, 200);
+  }
+  const want = values.flatMap((v) => (good.includes(v.replace(long, ''))
+    ? ['ok', 'ok']
+    : ['ERR_INVALID_CHAR', 'ERR_INVALID_CHAR', 'ERR_INVALID_CHAR']));
+  assert.deepEqual(seen, want);
+  await stillServes(port);
+});
+
 test('setHeader/writeHead after the head went out throw ERR_HTTP_HEADERS_SENT', async (t) => {
   const errors = [];
   const { port } = await serve(t, (req, res) => {

@@ -139,6 +139,14 @@ function runTool(cmd, argv) {
   });
 }
 
+// Responses wrk did not count as answered: non-2xx/3xx statuses and
+// socket errors (connect, read, write, timeout).
+function wrkErrors(out) {
+  const bad = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return bad + (sock ? sock.slice(1).reduce((a, n) => a + Number(n), 0) : 0);
+}
+
 function toMs(v, unit) {
   const n = Number(v);
   return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
@@ -153,7 +161,7 @@ const loaders = {
       const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
       const total = Number(/(\d+) requests in/.exec(out)?.[1]);
       const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
-      return { rps, total, p99ms: p99 ? toMs(p99[1], p99[2]) : null };
+      return { rps, total, errors: wrkErrors(out), p99ms: p99 ? toMs(p99[1], p99[2]) : null };
     },
   },
   h2c: {
@@ -162,10 +170,13 @@ const loaders = {
     async run(port, secs) {
       const out = await runTool(tools.h2load, ['-c10', '-m10', '-t1', `-D${secs}`, `http://127.0.0.1:${port}/`]);
       const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]);
-      const total = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(out)?.[1]);
+      const counts = /requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+      const total = Number(counts?.[1]);
+      // h2load counts a 4xx/5xx answer as failed too.
+      const errors = counts ? Number(counts[2]) + Number(counts[3]) + Number(counts[4]) : NaN;
       // h2load reports min/max/mean/sd of request time, not percentiles.
       const max = /time for request:\s+[\d.]+(?:us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(out);
-      return { rps, total, p99ms: null, maxMs: max ? toMs(max[1], max[2]) : null };
+      return { rps, total, errors, p99ms: null, maxMs: max ? toMs(max[1], max[2]) : null };
     },
   },
 };
@@ -175,15 +186,31 @@ loaders.upload = {
   tool: 'wrk',
   settings: 'wrk -t1 -c10, 1 MiB POST echoed back',
   async run(port, secs) {
+    // Also counts echoes that are not 200 with the whole MiB back.
     const script = path.join(os.tmpdir(), 'lastcall-bench-upload.lua');
-    if (!fs.existsSync(script)) {
-      fs.writeFileSync(script, 'wrk.method = "POST"\nwrk.body = string.rep("a", 1048576)\nwrk.headers["Content-Type"] = "application/octet-stream"\n');
-    }
+    fs.writeFileSync(script, [
+      'wrk.method = "POST"',
+      'wrk.body = string.rep("a", 1048576)',
+      'wrk.headers["Content-Type"] = "application/octet-stream"',
+      'mismatched = 0',
+      'local threads = {}',
+      'function setup(thread) table.insert(threads, thread) end',
+      'function response(status, headers, body)',
+      '  if status ~= 200 or #body ~= 1048576 then mismatched = mismatched + 1 end',
+      'end',
+      'function done(summary, latency, requests)',
+      '  local n = 0',
+      '  for _, t in ipairs(threads) do n = n + t:get("mismatched") end',
+      '  io.write("echo mismatches: " .. n .. "\\n")',
+      'end',
+      '',
+    ].join('\n'));
     const out = await runTool(tools.wrk, ['-t1', '-c10', `-d${secs}s`, '--latency', '-s', script, `http://127.0.0.1:${port}/`]);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
     const total = Number(/(\d+) requests in/.exec(out)?.[1]);
     const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
-    return { rps, total, p99ms: p99 ? toMs(p99[1], p99[2]) : null };
+    const mismatched = Number(/echo mismatches: (\d+)/.exec(out)?.[1] ?? NaN);
+    return { rps, total, errors: wrkErrors(out) + mismatched, p99ms: p99 ? toMs(p99[1], p99[2]) : null };
   },
 };
 
@@ -192,8 +219,8 @@ loaders.ws = {
   settings: `ws echo, ${WS_CLIENTS} clients, 32-byte messages; messages/s in the req/s column`,
   async run(port, secs) {
     const out = await runTool(process.execPath, [path.join(__dirname, 'clients', 'ws-load.js'), String(port), String(WS_CLIENTS), String(secs)]);
-    const { messages } = JSON.parse(out.trim().split('\n').pop());
-    return { rps: messages / secs, total: messages, p99ms: null };
+    const { messages, errors } = JSON.parse(out.trim().split('\n').pop());
+    return { rps: messages / secs, total: messages, errors, p99ms: null };
   },
 };
 tools.node = process.execPath;
@@ -300,6 +327,10 @@ function fmt(v, digits = 0) {
 }
 
 async function main() {
+  // What lastcall got wrong: a run with no answers or with failed ones, or a
+  // close() without callback. Reported and made the exit status, so the
+  // quick run in CI checks correctness (never timing).
+  const problems = [];
   const results = { when: new Date().toISOString(), machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, node: process.version, quick, reps, duration, pinned: pin, scenarios: {}, idle: [] };
   console.log(`# lastcall benchmark (${quick ? 'quick' : 'full'}): ${results.machine}, Node ${process.version}`);
   console.log(`${reps} repetition(s) of ${duration} s after a ${warmup} s warm-up, servers alternating${pin ? '; server on CPU 0, load generator on CPU 1' : ''}.\n`);
@@ -327,6 +358,13 @@ async function main() {
       const xs = runs[impl];
       console.log(`| ${impl} | ${fmt(median(xs.map((x) => x.rps)))} | ${fmt(median(xs.map((x) => x.p99ms)), 2)} | ${fmt(median(xs.map((x) => x.cpuUsPerReq)), 1)} | ${fmt(median(xs.map((x) => x.peakRssMiB)), 1)} |`);
     }
+    for (const impl of sc.impls) {
+      const failed = runs[impl].reduce((n, x) => n + (Number.isFinite(x.errors) ? x.errors : NaN), 0);
+      if (failed !== 0) console.log(`\n${impl}: ${Number.isNaN(failed) ? 'failures could not be counted' : `${failed} failed responses`}`);
+    }
+    runs[ours].forEach((x, k) => {
+      if (!(x.rps > 0) || x.errors !== 0) problems.push(`${sc.name}, run ${k + 1}: ${fmt(x.rps)} req/s, ${x.errors} failed`);
+    });
     console.log(`\nlastcall/${theirs} req/s per repetition: ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${fmt(median(ratios), 2)})`);
     if (runs.hyper) {
       const cpu = (impl) => median(runs[impl].map((x) => x.cpuUsPerReq));
@@ -349,6 +387,7 @@ async function main() {
       for (const impl of ['lastcall', 'node']) {
         const r = await idleConnections(impl, count);
         results.idle.push({ impl, ...r });
+        if (impl === 'lastcall' && r.closedMs === null) problems.push(`${count} idle connections: close() did not call back`);
         const label = impl === 'node' ? 'node:http (close + closeAllConnections)' : impl;
         console.log(`| ${label} | ${count} | ${fmt(r.rssPerConnKiB, 1)} | ${r.closedMs === null ? 'no callback in 3 s' : fmt(r.closedMs, 1)} |`);
       }
@@ -363,6 +402,7 @@ async function main() {
       const r = await idleSessions(impl, H2_SESSIONS);
       results.idleH2 = results.idleH2 || [];
       results.idleH2.push({ impl, ...r });
+      if (impl === 'lastcall' && r.closedMs === null) problems.push(`${H2_SESSIONS} idle HTTP/2 sessions: close() did not call back`);
       console.log(`| ${impl === 'node2' ? 'node:http2' : impl} | ${r.closedMs === null ? 'no callback in 3 s' : fmt(r.closedMs, 1)} |`);
     }
     console.log('');
@@ -372,6 +412,10 @@ async function main() {
   const file = path.join(dir, `${results.when.replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(results, null, 2));
   console.log(`results written to ${path.relative(process.cwd(), file)}`);
+  if (problems.length > 0) {
+    console.error(`\nlastcall failed in the benchmark:\n${problems.map((p) => `- ${p}`).join('\n')}`);
+    process.exit(1);
+  }
 }
 
 main().catch((err) => {

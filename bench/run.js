@@ -47,6 +47,34 @@ function cpuTicks(pid) {
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 }
 
+// User and kernel CPU ticks of a server's threads, in two groups:
+// lastcall's I/O thread ('lastcall-io'), and the rest (Node's main thread
+// with V8's helpers, or a native server's threads). Shows where the time
+// per request goes, not only how much of it there is.
+function threadTicks(pid) {
+  const ticks = { io: { user: 0, sys: 0 }, main: { user: 0, sys: 0 } };
+  let tids = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return ticks;
+  }
+  for (const tid of tids) {
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const group = comm === 'lastcall-io' ? ticks.io : ticks.main;
+    group.user += Number(fields[11]);
+    group.sys += Number(fields[12]);
+  }
+  return ticks;
+}
+
 function status(pid, key) {
   const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
@@ -249,9 +277,19 @@ async function measure(impl, loader, script, mode) {
   try {
     await loader.run(port, warmup);
     const before = cpuTicks(child.pid);
+    const threadsBefore = threadTicks(child.pid);
     const r = await loader.run(port, duration);
     const ticks = cpuTicks(child.pid) - before;
-    r.cpuUsPerReq = r.total > 0 ? (ticks / CLK_TCK) * 1e6 / r.total : null;
+    const threadsAfter = threadTicks(child.pid);
+    const perReq = (t) => (r.total > 0 ? (t / CLK_TCK) * 1e6 / r.total : null);
+    r.cpuUsPerReq = perReq(ticks);
+    r.threads = {};
+    for (const group of ['io', 'main']) {
+      r.threads[group] = {
+        user: perReq(threadsAfter[group].user - threadsBefore[group].user),
+        sys: perReq(threadsAfter[group].sys - threadsBefore[group].sys),
+      };
+    }
     r.peakRssMiB = status(child.pid, 'VmHWM') / 1048576;
     return r;
   } finally {
@@ -365,6 +403,15 @@ async function main() {
     runs[ours].forEach((x, k) => {
       if (!(x.rps > 0) || x.errors !== 0) problems.push(`${sc.name}, run ${k + 1}: ${fmt(x.rps)} req/s, ${x.errors} failed`);
     });
+    // node:http and the native servers do everything on their main thread.
+    console.log('\nWhere the server CPU goes, µs per request (medians): lastcall\'s I/O thread, and the main thread (JS; the only busy thread of the others)\n');
+    console.log('| server | I/O thread user | I/O thread kernel | main thread user | main thread kernel |');
+    console.log('|---|---|---|---|---|');
+    for (const impl of sc.impls) {
+      const part = (group, kind) => median(runs[impl].map((x) => x.threads?.[group][kind]));
+      const io = impl === 'lastcall' ? [fmt(part('io', 'user'), 2), fmt(part('io', 'sys'), 2)] : ['–', '–'];
+      console.log(`| ${impl} | ${io[0]} | ${io[1]} | ${fmt(part('main', 'user'), 2)} | ${fmt(part('main', 'sys'), 2)} |`);
+    }
     console.log(`\nlastcall/${theirs} req/s per repetition: ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${fmt(median(ratios), 2)})`);
     if (runs.hyper) {
       const cpu = (impl) => median(runs[impl].map((x) => x.cpuUsPerReq));

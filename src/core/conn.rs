@@ -457,7 +457,7 @@ async fn drive_h1(
 ) -> Ending {
     let hub = shared.hub.clone();
     let st = state.clone();
-    let svc = service_fn(move |req| hub.clone().serve(st.clone(), req));
+    let svc = service_fn(move |req| hub.serve(st.clone(), req));
     let conn = shared.h1.serve_connection(io, svc).with_upgrades();
     tokio::pin!(conn);
     let keep_alive = shared.config.keep_alive_timeout;
@@ -582,7 +582,7 @@ async fn drive_h2(
 ) -> Ending {
     let hub = shared.hub.clone();
     let st = state.clone();
-    let svc = service_fn(move |req| hub.clone().serve(st.clone(), req));
+    let svc = service_fn(move |req| hub.serve(st.clone(), req));
     let conn = shared.h2.serve_connection(io, svc);
     tokio::pin!(conn);
     let mut going_away = false;

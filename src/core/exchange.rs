@@ -273,15 +273,17 @@ impl Hub {
         }
     }
 
-    /// Serves one request: announces it to JS and waits for the response head.
-    pub async fn serve(
-        self: Rc<Self>,
-        conn: Rc<ConnState>,
-        req: Request<Incoming>,
-    ) -> Result<Response<ResBody>, Aborted> {
+    /// Serves one request: announces it to JS now and returns the future
+    /// of its response head.
+    ///
+    /// The work is done here rather than in an `async fn`, so the future
+    /// hyper keeps (and moves into the task it spawns per HTTP/2 stream) is
+    /// a few words, not the whole request: moving that state around was a
+    /// visible share of the I/O thread's time.
+    pub fn serve(self: &Rc<Self>, conn: Rc<ConnState>, req: Request<Incoming>) -> Reply {
         if conn.refuses_new() {
             // Never reached JS, so the client may safely retry it.
-            return Err(Aborted::refused());
+            return Reply(ReplyState::Refused);
         }
         let mut req = req;
         // hyper attaches `OnUpgrade` only to HTTP/1.1 requests that ask to
@@ -293,7 +295,7 @@ impl Hub {
         };
         if upgrade.is_some() && self.closing.get() {
             // A closing server takes no new long-lived connections.
-            return Ok(self.refuse_upgrade());
+            return Reply(ReplyState::Ready(Box::new(self.refuse_upgrade())));
         }
         let id = self.alloc_id();
         let (tx, rx) = oneshot::channel();
@@ -332,16 +334,14 @@ impl Hub {
                 tunnel: None,
             },
         );
-        // If hyper drops this future (the client went away before the
+        // If hyper drops the reply (the client went away before the
         // response head), the guard reports the abort.
         let pending = Pending {
             hub: self.clone(),
             id,
             armed: true,
         };
-        let result = rx.await;
-        pending.disarm();
-        result.map_err(|_| Aborted::cancel())
+        Reply(ReplyState::Waiting(rx, pending))
     }
 
     /// Applies a batch of ops from JS, in order.
@@ -620,6 +620,47 @@ async fn switch(
     conn.tunnel_closed(clean);
 }
 
+/// The response head of one exchange, as hyper awaits it.
+pub struct Reply(ReplyState);
+
+enum ReplyState {
+    /// Refused before reaching JS (RST_STREAM(REFUSED_STREAM)).
+    Refused,
+    /// Answered without JS (an upgrade refused while closing).
+    Ready(Box<Response<ResBody>>),
+    /// Waiting for JS to send the head.
+    Waiting(oneshot::Receiver<Response<ResBody>>, Pending),
+    /// Already returned its output.
+    Done,
+}
+
+impl std::future::Future for Reply {
+    type Output = Result<Response<ResBody>, Aborted>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let state = &mut self.0;
+        if let ReplyState::Waiting(rx, _) = state {
+            let got = match Pin::new(rx).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(got) => got,
+            };
+            if let ReplyState::Waiting(_, pending) = std::mem::replace(state, ReplyState::Done) {
+                pending.disarm();
+            }
+            return Poll::Ready(got.map_err(|_| Aborted::cancel()));
+        }
+        Poll::Ready(match std::mem::replace(state, ReplyState::Done) {
+            ReplyState::Ready(res) => Ok(*res),
+            ReplyState::Refused => Err(Aborted::refused()),
+            ReplyState::Waiting(..) | ReplyState::Done => Err(Aborted::cancel()),
+        })
+    }
+}
+
 struct Pending {
     hub: Rc<Hub>,
     id: u32,
@@ -726,6 +767,15 @@ mod tests {
     use super::{content_length, fill_headers};
     use bytes::Bytes;
     use http::{header, HeaderMap};
+
+    #[test]
+    fn the_reply_hyper_moves_per_stream_stays_a_few_words() {
+        // hyper moves this future into the task it spawns for every HTTP/2
+        // stream; when it held the whole request (an async fn's state) the
+        // copying showed in profiles.
+        let size = std::mem::size_of::<super::Reply>();
+        assert!(size <= 48, "Reply grew to {size} bytes");
+    }
 
     #[test]
     fn hyper_finds_the_content_length_without_growing_the_map() {

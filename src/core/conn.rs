@@ -208,9 +208,11 @@ impl Activity {
         self.last.store(us, Ordering::Relaxed);
     }
 
-    /// Bytes arrived from the peer.
+    /// Bytes arrived from the peer. No clock is read here (this runs on
+    /// every read): the keep-alive timer consults `last` only while no
+    /// exchange is open and no head has started, and bytes arriving then
+    /// set `head_started`, which re-arms the timer by itself.
     pub fn received(&self) {
-        self.touch();
         if !self.busy.load(Ordering::Relaxed) {
             self.head_started.store(true, Ordering::Relaxed);
         }

@@ -263,3 +263,29 @@ test('the upgrade socket: setTimeout emits timeout when idle, destroy() cuts the
   assert.equal(events.at(-1), 'close');
   assert.equal(server.connectionsInfo().upgraded, 0);
 });
+
+test('a client that resets right after an upgrade request with more bytes behind it leaves nothing counted, and close() finishes', async () => {
+  // The 101 then fails to reach the client: hyper's connection ends in an
+  // error while it still holds the upgrade, which must be let go so the
+  // tunnel is not waited for forever (DESIGN C2, C11). The deadline only
+  // keeps a failing run from hanging.
+  const server = createServer({ shutdownTimeout: 2000 }, () => {});
+  let forced = null;
+  server.on('closeTimeout', (snapshot) => { forced = snapshot; });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('error', () => {}));
+  const port = await listen(server);
+  const ws = 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+  for (let i = 0; i < 20; i++) {
+    const c = await connect(port);
+    c.write(ws + ws);
+    c.socket.resetAndDestroy();
+  }
+  const deadline = performance.now() + 3000;
+  while (server.connectionsInfo().upgraded > 0 && performance.now() < deadline) await sleep(20);
+  const left = server.connectionsInfo().upgraded;
+  await closed(server);
+  assert.equal(left, 0, 'upgraded connections whose client is gone are still counted');
+  assert.equal(forced, null, 'close() had to be forced');
+});

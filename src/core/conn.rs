@@ -397,7 +397,13 @@ pub async fn serve(
         shared.tracker.dec(Gauge::H2Sessions);
         ending
     } else {
-        drive_h1(&shared, io, &state, &stream, &mut signals).await
+        match drive_h1(&shared, io, &state, &stream, &mut signals).await {
+            H1End::Closed(ending) => ending,
+            // hyper's connection is dropped by now: had it failed after
+            // queueing the 101, it would otherwise keep the upgrade, and
+            // the tunnel would wait for a socket that never comes.
+            H1End::Upgraded(id) => hold_tunnel(&shared, &state, id, &mut signals).await,
+        }
     };
     state.release();
     let fin_sent = state.activity.write_shut.load(Ordering::Relaxed);
@@ -450,13 +456,21 @@ fn discard_ready(stream: &TcpStream) -> bool {
     }
 }
 
+/// How an HTTP/1.1 connection's hyper side ended.
+enum H1End {
+    /// The connection is over; let the socket go this way.
+    Closed(Ending),
+    /// Exchange `id` switched protocols; its tunnel now holds the socket.
+    Upgraded(u32),
+}
+
 async fn drive_h1(
     shared: &Shared,
     io: TokioIo<Socket>,
     state: &Rc<ConnState>,
     stream: &TcpStream,
     signals: &mut Signals,
-) -> Ending {
+) -> H1End {
     let hub = shared.hub.clone();
     let st = state.clone();
     let svc = service_fn(move |req| hub.serve(st.clone(), req));
@@ -472,24 +486,23 @@ async fn drive_h1(
     let mut close_at: Option<Instant> = None;
     loop {
         let request_deadline = state.request_deadline.get();
-        let mut upgraded = None;
         tokio::select! {
             biased;
             _ = conn.as_mut() => {
                 // After a 101, hyper hands the socket to the tunnel and ends.
-                match state.tunnel.get() {
-                    Some((id, TunnelState::Open)) => upgraded = Some(id),
-                    _ => return Ending::Clean,
-                }
+                return match state.tunnel.get() {
+                    Some((id, TunnelState::Open)) => H1End::Upgraded(id),
+                    _ => H1End::Closed(Ending::Clean),
+                };
             }
             _ = signals.force.changed() => {
                 let busy = !state.is_idle();
                 shared.hub.abort_all(state);
-                return if busy { Ending::Reset } else { Ending::Clean };
+                return H1End::Closed(if busy { Ending::Reset } else { Ending::Clean });
             }
             _ = signals.idle.changed(), if !draining => {
                 if state.is_idle() && !state.activity.head_started() && !bytes_waiting(stream) {
-                    return Ending::Clean;
+                    return H1End::Closed(Ending::Clean);
                 }
             }
             _ = signals.closing.wait_for(|c| *c), if !draining && !awaiting_head => {
@@ -508,7 +521,7 @@ async fn drive_h1(
                 }
             }
             _ = sleep_until(close_at.unwrap_or_else(Instant::now)), if close_at.is_some() => {
-                return Ending::Clean;
+                return H1End::Closed(Ending::Clean);
             }
             // Arm the request timer below when a deadline was set.
             _ = state.deadline_set.notified() => {}
@@ -524,7 +537,7 @@ async fn drive_h1(
                         draining = true;
                         close_at = Some(Instant::now() + FLUSH_GRACE);
                     }
-                    TimedOut::Cut => return Ending::Reset,
+                    TimedOut::Cut => return H1End::Closed(Ending::Reset),
                 }
             }
             _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() && !draining && !awaiting_head => {
@@ -544,9 +557,6 @@ async fn drive_h1(
                     idle_deadline = Some(due);
                 }
             }
-        }
-        if let Some(id) = upgraded {
-            return hold_tunnel(shared, state, id, signals).await;
         }
     }
 }

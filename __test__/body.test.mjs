@@ -14,7 +14,12 @@ import { once } from 'node:events';
 import { impl } from './helpers.mjs';
 
 const SIZE = 64 * 1024 * 1024;
-const ALLOWED_GROWTH = 40 * 1024 * 1024;
+// A body held whole would add at least its 64 MiB (twice that for the
+// echo). Below that, RSS rises and falls with V8's collection of the spent
+// chunk Buffers, which it starts when their external memory reaches its
+// limit: 33-38 MiB at the peak on HTTP/1.1 here, 40.5 once under a loaded
+// CI machine, whatever the build.
+const ALLOWED_GROWTH = 56 * 1024 * 1024;
 const fixture = fileURLToPath(new URL('./fixtures/body-server.cjs', import.meta.url));
 
 function rss(pid) {

@@ -220,3 +220,40 @@ test('C10: closeIdleConnections() sends GOAWAY to idle sessions only; closeAllCo
   again.destroy();
   await closed(server);
 });
+
+test('C7: requestTimeout bounds an HTTP/2 upload that stalls: the stream gets 408 and req aborted, the session goes on, and close() finishes', async () => {
+  // Node has no requestTimeout for HTTP/2; without one this client would
+  // hold close() forever. The deadline only keeps a failing run from hanging.
+  const aborted = [];
+  const server = createServer({ requestTimeout: 300, shutdownTimeout: 5000 }, (req, res) => {
+    req.on('aborted', () => aborted.push(req.url));
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => res.end(`got ${Buffer.concat(chunks).length}`));
+  });
+  let forced = null;
+  server.on('closeTimeout', (snapshot) => { forced = snapshot; });
+  const port = await listen(server);
+  const c = await H2Wire.connect(port);
+  const stalled = c.request({ method: 'POST', path: '/stalled', endStream: false });
+  c.data(stalled, 'partial');
+  const t0 = performance.now();
+  const res = await c.response(stalled);
+  assert.equal(res.status, 408);
+  assert.ok(performance.now() - t0 < 2000, `408 after ${Math.round(performance.now() - t0)} ms`);
+  // The session still serves uploads that do arrive in time.
+  const ok = c.request({ method: 'POST', path: '/ok', endStream: false });
+  c.data(ok, 'hello', { endStream: true });
+  assert.equal((await c.response(ok)).body.toString(), 'got 5');
+  // A second stalled upload when close() starts: close() finishes about
+  // when its requestTimeout runs out, without the deadline.
+  const late = c.request({ method: 'POST', path: '/stalled-at-close', endStream: false });
+  c.data(late, 'partial');
+  await sleep(50);
+  const t1 = performance.now();
+  await closed(server);
+  assert.ok(performance.now() - t1 < 2000, `close() took ${Math.round(performance.now() - t1)} ms`);
+  assert.equal(forced, null, 'close() had to be forced');
+  assert.deepEqual(aborted.sort(), ['/stalled', '/stalled-at-close']);
+  c.destroy();
+});

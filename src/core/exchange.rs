@@ -60,6 +60,20 @@ struct Exchange {
     upgrade: Option<OnUpgrade>,
     /// The connection switched protocols: this exchange is now its tunnel.
     tunnel: Option<Rc<Tunnel>>,
+    /// HTTP/2: the `requestTimeout` timer of a request body still arriving
+    /// (HTTP/1.1 keeps its one timer in the connection task).
+    deadline: Option<Deadline>,
+}
+
+/// A `requestTimeout` timer task for one HTTP/2 stream; stopped when the
+/// body has arrived or the exchange is gone, so finished uploads leave no
+/// timers sleeping behind them.
+struct Deadline(tokio::task::AbortHandle);
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Hashes exchange ids. They are ours, sequential and never chosen by a
@@ -314,8 +328,22 @@ impl Hub {
         // request in flight (a long poll, a slow handler).
         drop(parts);
         conn.begin(id);
-        if let (true, false, Some(limit)) = (has_body, conn.h2, self.request_timeout.get()) {
-            conn.set_request_deadline(id, tokio::time::Instant::now() + limit);
+        let mut deadline = None;
+        if let (true, Some(limit)) = (has_body, self.request_timeout.get()) {
+            if conn.h2 {
+                // Node has no requestTimeout for HTTP/2, but without one a
+                // client that stalls mid-upload would hold close() forever
+                // (DESIGN C7): the stream gets 408 (or is reset if its
+                // response has started); the session goes on.
+                let hub = self.clone();
+                let timer = tokio::task::spawn_local(async move {
+                    tokio::time::sleep(limit).await;
+                    hub.request_timed_out(id);
+                });
+                deadline = Some(Deadline(timer.abort_handle()));
+            } else {
+                conn.set_request_deadline(id, tokio::time::Instant::now() + limit);
+            }
         }
         let body = if has_body {
             ReqBody::Idle(incoming)
@@ -332,6 +360,7 @@ impl Hub {
                 response_done: false,
                 upgrade,
                 tunnel: None,
+                deadline,
             },
         );
         // If hyper drops the reply (the client went away before the
@@ -496,6 +525,7 @@ impl Hub {
             response_done,
             upgrade: _,
             tunnel,
+            deadline: _,
         } = ex;
         if let Some(t) = tunnel {
             t.abort();
@@ -557,6 +587,7 @@ impl Hub {
         let mut map = self.exchanges.borrow_mut();
         if let Some(ex) = map.get_mut(&id) {
             ex.body = ReqBody::Done;
+            ex.deadline = None;
             if ex.response_done {
                 map.remove(&id);
             }

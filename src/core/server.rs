@@ -207,6 +207,7 @@ async fn io_main(
     let hub = Hub::new(common.outbox.clone());
     hub.set_request_timeout(config.request_timeout);
     let pump = tokio::task::spawn_local(pump(hub.clone(), common.clone()));
+    let sweeper = tokio::task::spawn_local(hub.clone().sweep_deadlines());
     let shared = Rc::new(Shared::new(hub, config, common.tracker.clone()));
     let (closing_tx, closing_rx) = watch::channel(false);
     let mut next_conn: u32 = 0;
@@ -267,4 +268,5 @@ async fn io_main(
     }
     common.tracker.wait_zero().await;
     pump.abort();
+    sweeper.abort();
 }

@@ -41,10 +41,21 @@ const tools = { wrk: which('wrk'), h2load: which('h2load'), taskset: which('task
 // --no-pin lets every thread use every core (lastcall runs two threads).
 const pin = Boolean(tools.taskset) && os.cpus().length >= 2 && !args['no-pin'];
 
-function cpuTicks(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+// utime and stime (ticks) and the name of a process or thread, from its
+// /proc stat file.
+function statTicks(file) {
+  const stat = fs.readFileSync(file, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
+  return {
+    comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    user: Number(fields[11]),
+    sys: Number(fields[12]),
+  };
+}
+
+function cpuTicks(pid) {
+  const { user, sys } = statTicks(`/proc/${pid}/stat`);
+  return user + sys;
 }
 
 // User and kernel CPU ticks of a server's threads, in two groups:
@@ -60,17 +71,15 @@ function threadTicks(pid) {
     return ticks;
   }
   for (const tid of tids) {
-    let stat;
+    let t;
     try {
-      stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      t = statTicks(`/proc/${pid}/task/${tid}/stat`);
     } catch {
       continue; // the thread ended
     }
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const group = comm === 'lastcall-io' ? ticks.io : ticks.main;
-    group.user += Number(fields[11]);
-    group.sys += Number(fields[12]);
+    const group = t.comm === 'lastcall-io' ? ticks.io : ticks.main;
+    group.user += t.user;
+    group.sys += t.sys;
   }
   return ticks;
 }

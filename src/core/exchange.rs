@@ -73,6 +73,17 @@ struct Deadline {
     timed: Rc<Cell<usize>>,
 }
 
+impl Deadline {
+    /// A deadline at `at`, counted among `timed` until it is dropped.
+    fn new(at: tokio::time::Instant, timed: &Rc<Cell<usize>>) -> Self {
+        timed.set(timed.get() + 1);
+        Deadline {
+            at,
+            timed: timed.clone(),
+        }
+    }
+}
+
 impl Drop for Deadline {
     fn drop(&mut self) {
         self.timed.set(self.timed.get() - 1);
@@ -374,15 +385,10 @@ impl Hub {
                 // client that stalls mid-upload would hold close() forever
                 // (DESIGN C7): the stream gets 408 (or is reset if its
                 // response has started); the session goes on.
-                let timed = self.timed.get();
-                self.timed.set(timed + 1);
-                if timed == 0 {
+                if self.timed.get() == 0 {
                     self.sweep.notify_one();
                 }
-                deadline = Some(Deadline {
-                    at,
-                    timed: self.timed.clone(),
-                });
+                deadline = Some(Deadline::new(at, &self.timed));
             } else {
                 conn.set_request_deadline(id, at);
             }
@@ -405,14 +411,9 @@ impl Hub {
                 deadline,
             },
         );
-        // If hyper drops the reply (the client went away before the
-        // response head), the guard reports the abort.
-        let pending = Pending {
-            hub: self.clone(),
-            id,
-            armed: true,
-        };
-        Reply(ReplyState::Waiting(rx, pending))
+        // If hyper drops the reply while it waits (the client went away
+        // before the response head), the reply reports the abort.
+        Reply(ReplyState::Waiting(rx, self.clone(), id))
     }
 
     /// Applies a batch of ops from JS, in order.
@@ -522,7 +523,7 @@ impl Hub {
             }
         }
         // A closed receiver means hyper already dropped the request; its
-        // Pending guard has reported the abort.
+        // Reply has reported the abort.
         let _ = tx.send(res);
     }
 
@@ -701,8 +702,9 @@ enum ReplyState {
     Refused,
     /// Answered without JS (an upgrade refused while closing).
     Ready(Box<Response<ResBody>>),
-    /// Waiting for JS to send the head.
-    Waiting(oneshot::Receiver<Response<ResBody>>, Pending),
+    /// Waiting for JS to send the head of exchange `id`; dropped in this
+    /// state, the exchange is aborted.
+    Waiting(oneshot::Receiver<Response<ResBody>>, Rc<Hub>, u32),
     /// Already returned its output.
     Done,
 }
@@ -716,14 +718,13 @@ impl std::future::Future for Reply {
     ) -> std::task::Poll<Self::Output> {
         use std::task::Poll;
         let state = &mut self.0;
-        if let ReplyState::Waiting(rx, _) = state {
+        if let ReplyState::Waiting(rx, ..) = state {
             let got = match Pin::new(rx).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(got) => got,
             };
-            if let ReplyState::Waiting(_, pending) = std::mem::replace(state, ReplyState::Done) {
-                pending.disarm();
-            }
+            // Answered (or aborted already): nothing to report on drop.
+            *state = ReplyState::Done;
             return Poll::Ready(got.map_err(|_| Aborted::cancel()));
         }
         Poll::Ready(match std::mem::replace(state, ReplyState::Done) {
@@ -734,22 +735,10 @@ impl std::future::Future for Reply {
     }
 }
 
-struct Pending {
-    hub: Rc<Hub>,
-    id: u32,
-    armed: bool,
-}
-
-impl Pending {
-    fn disarm(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for Pending {
+impl Drop for Reply {
     fn drop(&mut self) {
-        if self.armed {
-            self.hub.abort(self.id, true);
+        if let ReplyState::Waiting(_, hub, id) = &self.0 {
+            hub.abort(*id, true);
         }
     }
 }

@@ -49,7 +49,6 @@ function IncomingMessage(server, id, conn, socket, method, url, version, hasBody
   this[kDemanded] = false;
   this[kDumped] = false;
   this[kResponse] = null;
-  if (!hasBody) this.push(null);
 }
 
 Object.setPrototypeOf(IncomingMessage.prototype, http.IncomingMessage.prototype);
@@ -59,7 +58,13 @@ Object.setPrototypeOf(IncomingMessage, http.IncomingMessage);
 // read from the socket only as JS consumes it).
 function readBody() {
   if (!this._consuming) this._consuming = true;
-  if (this[kEnded] || this[kDemanded]) return;
+  if (this[kEnded]) {
+    // A request without a body ends when first read: pushing the end at
+    // once would schedule a 'readable' tick for every request.
+    if (!this._readableState.ended) this.push(null);
+    return;
+  }
+  if (this[kDemanded]) return;
   this[kDemanded] = true;
   this[kServer]._demand(this[kId]);
 }
@@ -120,22 +125,41 @@ function dumpBody(req) {
   return true;
 }
 
+// Header names and values repeat from request to request (the same Host,
+// User-Agent, Accept on every request of a client), so decoded strings are
+// kept in a small direct-mapped cache and reused when the bytes match:
+// comparing a few bytes costs less than a call into C++ to make a string.
+const CACHE_SIZE = 512;
+const CACHE_MAX_LEN = 64;
+const cache = new Array(CACHE_SIZE).fill('');
+
+function latin1At(buf, start, len) {
+  if (len === 0) return '';
+  if (len > CACHE_MAX_LEN) return buf.latin1Slice(start, start + len);
+  const slot = (len * 31 + buf[start] * 7 + buf[start + (len >> 1)] * 3 + buf[start + len - 1]) & (CACHE_SIZE - 1);
+  const hit = cache[slot];
+  if (hit.length === len) {
+    let i = 0;
+    while (i < len && hit.charCodeAt(i) === buf[start + i]) i++;
+    if (i === len) return hit;
+  }
+  const str = buf.latin1Slice(start, start + len);
+  cache[slot] = str;
+  return str;
+}
+
 // The header block of a request record: [u16 name length][name][u32 value
-// length][value]…, latin1 (as Node decodes header bytes). Decoded with one
-// native call for the whole block; names and values are then substrings.
+// length][value]…, latin1 (as Node decodes header bytes).
 function decodeHeaders(buf, start, end) {
   const raw = [];
-  if (start >= end) return raw;
-  const text = buf.latin1Slice(start, end);
   let p = start;
   while (p < end) {
     const nlen = buf[p] | (buf[p + 1] << 8);
-    const n0 = p + 2 - start;
+    const name = latin1At(buf, p + 2, nlen);
     p += 2 + nlen;
     const vlen = (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) + (buf[p + 3] * 0x1000000);
-    const v0 = p + 4 - start;
+    raw.push(name, latin1At(buf, p + 4, vlen));
     p += 4 + vlen;
-    raw.push(text.substring(n0, n0 + nlen), text.substring(v0, v0 + vlen));
   }
   return raw;
 }

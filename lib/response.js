@@ -79,11 +79,7 @@ function ServerResponse(server, req, id, socket) {
   this.writeContinue = writeContinue;
   this.writeProcessing = writeProcessing;
   this.writeEarlyHints = writeEarlyHints;
-  this.addTrailers = addTrailers;
   this.destroy = destroy;
-  this.cork = cork;
-  this.uncork = uncork;
-  this.setTimeout = setTimeout;
   this[kServer] = server;
   this[kId] = id;
   this[kRequest] = req;
@@ -98,6 +94,13 @@ Object.setPrototypeOf(ServerResponse, http.ServerResponse);
 
 const proto = ServerResponse.prototype;
 
+// Node's versions would do as well after a prototype swap (the socket's
+// cork(), setTimeout() do what these do), so these stay on the prototype.
+proto.addTrailers = addTrailers;
+proto.cork = cork;
+proto.uncork = uncork;
+proto.setTimeout = setTimeout;
+
 // Node derives these from the socket's write queue; here the native side
 // owns the bytes, and they follow what was handed over and taken.
 Object.defineProperties(proto, {
@@ -105,6 +108,56 @@ Object.defineProperties(proto, {
   writableHighWaterMark: { configurable: true, get() { return HIGH_WATER_MARK; } },
   writableLength: { configurable: true, get() { return this.outputSize; } },
 });
+
+// Header names already validated, with their lower-case keys: most
+// handlers set the same few names on every response, so each is checked
+// and lower-cased once. Bounded, so names made up per request cannot grow
+// it without limit.
+const knownNames = new Map();
+const KNOWN_NAMES_MAX = 512;
+
+function headerKey(name) {
+  const known = knownNames.get(name);
+  if (known !== undefined) return known;
+  validateHeaderName(name);
+  const key = name.toLowerCase();
+  if (knownNames.size < KNOWN_NAMES_MAX) knownNames.set(name, key);
+  return key;
+}
+
+// The header map, in Node's layout ({ key: [name, value] } under Node's
+// symbol). Node makes it with a null prototype, which V8 keeps as a slow
+// dictionary; one whose prototype is an empty frozen object has no
+// inherited keys either and stays a fast object to fill and walk.
+const HEADERS_PROTO = Object.freeze(Object.create(null));
+
+function headerMap(res) {
+  return (res[kOutHeaders] ??= Object.create(HEADERS_PROTO));
+}
+
+// Node's setHeader with the name check cached; same errors, same map.
+proto.setHeader = function setHeader(name, value) {
+  if (this._header) throw codes.ERR_HTTP_HEADERS_SENT('set');
+  const key = headerKey(name);
+  validateHeaderValue(name, value);
+  headerMap(this)[key] = [name, value];
+  return this;
+};
+
+proto.appendHeader = function appendHeader(name, value) {
+  if (this._header) throw codes.ERR_HTTP_HEADERS_SENT('append');
+  const key = headerKey(name);
+  validateHeaderValue(name, value);
+  const headers = headerMap(this);
+  const prev = headers[key];
+  if (prev === undefined) {
+    headers[key] = [name, value];
+  } else {
+    const list = Array.isArray(prev[1]) ? prev[1] : [prev[1]];
+    headers[key] = [prev[0], list.concat(value)];
+  }
+  return this;
+};
 
 // The deprecated alias, bound to whichever writeHead the object has.
 proto.writeHeader = function writeHeader(...args) {
@@ -152,12 +205,20 @@ function writeHead(statusCode, reason, obj) {
   if (INVALID_VALUE_CHAR.test(this.statusMessage)) throw codes.ERR_INVALID_CHAR('statusMessage');
   if (noBodyStatus(statusCode)) this._hasBody = false;
   noteFraming(this, flat);
-  let header = `HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`;
-  for (let i = 0; i < flat.length; i += 2) header += `${flat[i]}: ${flat[i + 1]}\r\n`;
+  let header = this.statusMessage === STATUS_CODES[statusCode]
+    ? statusLine(statusCode) : `HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`;
+  for (let i = 0; i < flat.length; i += 2) header += flat[i] + ': ' + flat[i + 1] + '\r\n';
   this._header = header + '\r\n';
   this[kHeadHeaders] = flat;
   this[kHeadState] = HEAD_STORED;
   return this;
+}
+
+const statusLines = [];
+
+// 'HTTP/1.1 200 OK\r\n' and the like, made once per status code.
+function statusLine(code) {
+  return (statusLines[code] ??= `HTTP/1.1 ${code} ${STATUS_CODES[code]}\r\n`);
 }
 
 function pushValue(flat, name, value) {
@@ -204,6 +265,7 @@ function flattenGiven(obj) {
 
 // What the headers say about framing, as Node's _storeHeader notes it.
 function noteFraming(res, flat) {
+  if (!res.strictContentLength) return;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i];
     if (name.length !== 14 || name.toLowerCase() !== 'content-length') continue;

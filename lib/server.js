@@ -587,6 +587,15 @@ function abortExchange(res) {
   if (!res[kFinished]) closeAfterAbort(res);
 }
 
+function closeQuietly(req) {
+  const state = req._readableState;
+  state.ended = true;
+  state.endEmitted = true;
+  state.destroyed = true;
+  state.closed = true;
+  state.closeEmitted = true;
+}
+
 function finishAll(server, list) {
   const exchanges = server[kExchanges];
   for (const res of list) {
@@ -600,8 +609,14 @@ function finishAll(server, list) {
       // still ends and emits 'close'.
       if (!req._consuming && !req.destroyed && !req._readableState.resumeScheduled) {
         req._dumped = true;
-        req.removeAllListeners('data');
-        req.resume();
+        if (req._eventsCount === 0) {
+          // Nobody listens: close the stream without running its events
+          // (Node 24's _dumpAndCloseReadable does the same).
+          closeQuietly(req);
+        } else {
+          req.removeAllListeners('data');
+          req.resume();
+        }
       }
     }
   }

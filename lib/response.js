@@ -205,6 +205,7 @@ function writeHead(statusCode, reason, obj) {
   if (INVALID_VALUE_CHAR.test(this.statusMessage)) throw codes.ERR_INVALID_CHAR('statusMessage');
   if (noBodyStatus(statusCode)) this._hasBody = false;
   noteFraming(this, flat);
+  if (this[kRequest].httpVersionMajor === 1) connectionHeaders(this, flat);
   let header = this.statusMessage === STATUS_CODES[statusCode]
     ? statusLine(statusCode) : `HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`;
   for (let i = 0; i < flat.length; i += 2) header += flat[i] + ': ' + flat[i + 1] + '\r\n';
@@ -272,6 +273,44 @@ function noteFraming(res, flat) {
     res._contentLength = +flat[i + 1];
     res._removedContLen = false;
   }
+}
+
+// Node's Connection and Keep-Alive response headers on HTTP/1.1 (its
+// _storeHeader): `Connection: keep-alive` with the keep-alive timeout while
+// the connection stays open, `Connection: close` on the last response
+// maxRequestsPerSocket allows. Left out when the app set Connection, and
+// when the connection is closing anyway: hyper then says `close` itself
+// (DESIGN C4), and two answers would contradict each other.
+function connectionHeaders(res, flat) {
+  if (res._removedConnection) return;
+  let keepAliveSet = false;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i];
+    if (name.length === 10 && name.toLowerCase() === 'connection') return;
+    if (name.length === 10 && name.toLowerCase() === 'keep-alive') keepAliveSet = true;
+  }
+  const req = res[kRequest];
+  const server = res[kServer];
+  if (req.httpVersionMinor !== 1 || !res.shouldKeepAlive || server.closing) return;
+  if (res.maxRequestsOnConnectionReached) {
+    flat.push('Connection', 'close');
+    return;
+  }
+  const asked = requestConnection(req.rawHeaders);
+  if (asked !== undefined && /(?:^|\W)close(?:$|\W)/i.test(asked)) return;
+  flat.push('Connection', 'keep-alive');
+  const timeout = server.keepAliveTimeout;
+  if (timeout > 0 && !keepAliveSet) {
+    const max = server.maxRequestsPerSocket > 0 ? `, max=${server.maxRequestsPerSocket}` : '';
+    flat.push('Keep-Alive', `timeout=${Math.floor(timeout / 1000)}${max}`);
+  }
+}
+
+function requestConnection(raw) {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 10 && raw[i] === 'connection') return raw[i + 1];
+  }
+  return undefined;
 }
 
 // Hands the stored head to the native side. `end`: the response has no
@@ -428,8 +467,10 @@ function flushHeaders() {
 }
 
 function writeContinue(cb) {
-  // hyper answers `Expect: 100-continue` when the body is first read.
+  // hyper answers `Expect: 100-continue` when the body is first read:
+  // start reading it now (what arrives waits in the request's buffer).
   this._sent100 = true;
+  this[kRequest].read(0);
   if (typeof cb === 'function') process.nextTick(cb);
 }
 

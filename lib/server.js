@@ -418,7 +418,8 @@ class Server extends EventEmitter {
           req[kResponse] = res;
           exchanges.set(id, res);
           try {
-            this.emit('request', req, res);
+            if (version === 11) dispatchHttp11(this, req, res, c);
+            else this.emit('request', req, res);
             if (!hasBody) req.complete = true;
           } catch (err) {
             if (!hasBody) req.complete = true;
@@ -577,6 +578,56 @@ function methodAt(buf, p, n) {
   if (n === 3 && buf[p] === 71 && buf[p + 1] === 69 && buf[p + 2] === 84) return 'GET';
   if (n === 4 && buf[p] === 80 && buf[p + 1] === 79 && buf[p + 2] === 83) return 'POST';
   return buf.latin1Slice(p, p + n);
+}
+
+// The header `name` (lower case) of a request's raw headers, or undefined.
+function rawHeader(raw, name) {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === name.length && raw[i] === name) return raw[i + 1];
+  }
+  return undefined;
+}
+
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
+// What node:http does before 'request' for an HTTP/1.1 request (its
+// parserOnIncoming): Host is required, maxRequestsPerSocket is counted, and
+// expectations are answered.
+function dispatchHttp11(server, req, res, conn) {
+  const raw = req.rawHeaders;
+  if (server.requireHostHeader !== false && rawHeader(raw, 'host') === undefined) {
+    res.writeHead(400, ['Connection', 'close']);
+    res.end();
+    return;
+  }
+  const max = server.maxRequestsPerSocket;
+  if (typeof max === 'number' && max > 0) {
+    conn.requests++;
+    res.maxRequestsOnConnectionReached = max <= conn.requests;
+    if (max < conn.requests) {
+      server.emit('dropRequest', req, req.socket);
+      res.writeHead(503);
+      res.end();
+      return;
+    }
+  }
+  const expect = rawHeader(raw, 'expect');
+  if (expect === undefined) {
+    server.emit('request', req, res);
+  } else if (CONTINUE.test(expect)) {
+    res._expect_continue = true;
+    if (server.listenerCount('checkContinue') > 0) {
+      server.emit('checkContinue', req, res);
+    } else {
+      res.writeContinue();
+      server.emit('request', req, res);
+    }
+  } else if (server.listenerCount('checkExpectation') > 0) {
+    server.emit('checkExpectation', req, res);
+  } else {
+    res.writeHead(417);
+    res.end();
+  }
 }
 
 function abortExchange(res) {

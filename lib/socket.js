@@ -86,7 +86,7 @@ Socket.prototype.uncork = function uncork() {};
 // One record per connection, from EV_CONN_OPEN to EV_CONN_CLOSE; the
 // Socket object is built only if someone asks for it.
 function connRecord(id, localAddress, localPort, remoteAddress, remotePort) {
-  return { id, localAddress, localPort, remoteAddress, remotePort, socket: null, tunnel: null, closed: false };
+  return { id, localAddress, localPort, remoteAddress, remotePort, socket: null, tunnel: null, closed: false, requests: 0 };
 }
 
 function socketFor(server, conn) {

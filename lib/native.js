@@ -8,7 +8,7 @@
 // the message names this machine, the package that would carry its binary,
 // the targets that are published, and how to build from source.
 
-const { name, optionalDependencies = {} } = require('../package.json');
+const { name, version, napi } = require('../package.json');
 
 let binding;
 try {
@@ -23,9 +23,7 @@ function noBinaryError(cause) {
   const abi = platform === 'win32' ? '-msvc' : libc ? `-${libc.abi}` : '';
   const target = `${platform}-${arch}${abi}`;
   const pkg = `${name}-${target}`;
-  const published = Object.keys(optionalDependencies)
-    .filter((dep) => dep.startsWith(`${name}-`))
-    .map((dep) => dep.slice(name.length + 1));
+  const published = napi.targets.map(npmTarget);
   const machine = `${platform} ${arch}${libc ? `, ${libc.describe}` : ''}`;
 
   let found;
@@ -37,7 +35,7 @@ function noBinaryError(cause) {
     found = `The package ${pkg} is not installed: it is an optional dependency of ${name}, so an ` +
       'install that omitted optional dependencies (--omit=optional, --no-optional), ' +
       'or one made on another platform and copied here, leaves it out. Reinstall on this ' +
-      `machine, or add it explicitly: npm install ${pkg}@${optionalDependencies[pkg]}`;
+      `machine, or add it explicitly: npm install ${pkg}@${version}`;
   }
   const override = process.env.NAPI_RS_NATIVE_LIBRARY_PATH;
   const lines = [
@@ -54,6 +52,16 @@ function noBinaryError(cause) {
   const err = new Error(lines.filter(Boolean).join('\n'), { cause });
   err.code = 'ERR_LASTCALL_NO_NATIVE_BINARY';
   return err;
+}
+
+// A Rust target triple as napi-rs names its npm package: x86_64-unknown-linux-gnu
+// is linux-x64-gnu, aarch64-apple-darwin is darwin-arm64, x86_64-pc-windows-msvc
+// is win32-x64-msvc. (A test checks this against the napi CLI's own parser.)
+function npmTarget(triple) {
+  const [cpu, , sys, env] = triple.split('-');
+  const arch = { x86_64: 'x64', aarch64: 'arm64', i686: 'ia32', armv7: 'arm' }[cpu] || cpu;
+  const platform = { windows: 'win32' }[sys] || sys;
+  return `${platform}-${arch}${env ? `-${env}` : ''}`;
 }
 
 // The same test binding.js applies: a glibc build reports the glibc version

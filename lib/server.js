@@ -30,6 +30,7 @@ const kOnClosed = Symbol('onClosed');
 const kCloseController = Symbol('closeController');
 const kCloseTimers = Symbol('closeTimers');
 const kTunnels = Symbol('tunnels');
+const kCloseEmitted = Symbol('closeEmitted');
 const EMPTY = Buffer.alloc(0);
 
 const IDLE = 0;
@@ -99,6 +100,7 @@ class Server extends EventEmitter {
     this[kOnClosed] = () => this._closed();
     this[kCloseController] = null;
     this[kCloseTimers] = null;
+    this[kCloseEmitted] = false;
     if (requestListener) this.on('request', requestListener);
   }
 
@@ -232,6 +234,7 @@ class Server extends EventEmitter {
     }
     this[kNative] = native;
     this[kState] = LISTENING;
+    this[kCloseEmitted] = false;
     if (this[kCloseController] !== null && this[kCloseController].signal.aborted) {
       this[kCloseController] = null;
     }
@@ -255,19 +258,20 @@ class Server extends EventEmitter {
   }
 
   close(cb) {
+    const state = this[kState];
     if (typeof cb === 'function') {
-      if (this[kState] !== LISTENING) {
-        this.once('close', () => cb(codes.ERR_SERVER_NOT_RUNNING()));
-      } else {
-        this.once('close', cb);
-      }
+      if (state === LISTENING) this.once('close', cb);
+      else if (state === CLOSING) this.once('close', () => cb(codes.ERR_SERVER_NOT_RUNNING()));
+      else process.nextTick(cb, codes.ERR_SERVER_NOT_RUNNING());
     }
-    if (this[kState] === LISTENING) {
+    if (state === LISTENING) {
       this[kState] = CLOSING;
       // Port released and every connection told before this returns (C1).
       this[kNative].close();
       this._startClosing();
-    } else if (this[kState] === IDLE) {
+    } else if (state === IDLE && !this[kCloseEmitted]) {
+      // 'close' once per listen/close cycle (Node emits it per call, DESIGN C8).
+      this[kCloseEmitted] = true;
       process.nextTick(() => this.emit('close'));
     }
     return this;
@@ -566,6 +570,7 @@ class Server extends EventEmitter {
     }
     this[kTunnels].clear();
     this[kConns].clear();
+    this[kCloseEmitted] = true;
     this.emit('close');
   }
 }

@@ -31,6 +31,7 @@ const kCloseController = Symbol('closeController');
 const kCloseTimers = Symbol('closeTimers');
 const kTunnels = Symbol('tunnels');
 const kCloseEmitted = Symbol('closeEmitted');
+const kReusePort = Symbol('reusePort');
 const EMPTY = Buffer.alloc(0);
 
 const IDLE = 0;
@@ -101,6 +102,7 @@ class Server extends EventEmitter {
     this[kCloseController] = null;
     this[kCloseTimers] = null;
     this[kCloseEmitted] = false;
+    this[kReusePort] = false;
     if (requestListener) this.on('request', requestListener);
   }
 
@@ -166,12 +168,19 @@ class Server extends EventEmitter {
     let port = 0;
     let host;
     let backlog = 511;
+    let reusePort = false;
     const first = args[0];
     if (first !== null && typeof first === 'object') {
       if (first.path !== undefined) throw codes.ERR_INVALID_ARG_VALUE('options.path', first.path, 'is not supported (TCP only)');
       if (first.port !== undefined) port = validatePort(first.port);
       host = first.host;
       if (first.backlog !== undefined) backlog = first.backlog;
+      if (first.reusePort !== undefined) {
+        if (typeof first.reusePort !== 'boolean') {
+          throw codes.ERR_INVALID_ARG_TYPE('options.reusePort', 'of type boolean', first.reusePort);
+        }
+        reusePort = first.reusePort;
+      }
     } else {
       if (first !== undefined && first !== null) {
         if (typeof first === 'string' && Number.isNaN(Number(first))) {
@@ -191,6 +200,7 @@ class Server extends EventEmitter {
     }
     backlog = Number.isInteger(backlog) && backlog > 0 ? backlog : 511;
     if (this[kState] !== IDLE) throw codes.ERR_SERVER_ALREADY_LISTEN();
+    this[kReusePort] = reusePort;
     if (cb) this.once('listening', cb);
     if (!host) {
       // Like Node: `::` (which also takes IPv4) where IPv6 exists.
@@ -220,6 +230,7 @@ class Server extends EventEmitter {
       maxConcurrentStreams: this.http2.maxConcurrentStreams,
       initialWindowSize: this.http2.initialWindowSize,
       backlog,
+      reusePort: this[kReusePort],
     };
     let native;
     try {

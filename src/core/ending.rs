@@ -103,8 +103,11 @@ pub async fn finish(
         let acknowledged = unacknowledged(stream, fin_sent) == Some(0);
         if (acknowledged && now >= settled) || now >= deadline {
             // Everything we sent is in the client's kernel (or we waited
-            // long enough). What arrived since the last read was dropped
-            // just now, so the close is a FIN, not a reset.
+            // long enough). Drop what arrived since, so the close is a FIN,
+            // not a reset.
+            if draining {
+                drop_unread(stream, budget);
+            }
             return;
         }
         let look = if acknowledged {
@@ -144,6 +147,21 @@ fn discard(stream: &TcpStream, budget: &mut usize) -> Drained {
             },
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Drained::Pending,
             Err(_) => return Drained::Finished,
+        }
+    }
+}
+
+/// Reads and drops what the kernel holds right now, up to `budget` bytes,
+/// asking the kernel itself: tokio's readiness for the socket is only as new
+/// as the reactor's last look, and a byte missed here turns the close into a
+/// reset.
+fn drop_unread(stream: &TcpStream, mut budget: usize) {
+    let sock = socket2::SockRef::from(stream);
+    let mut sink = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    while budget > 0 {
+        match sock.recv(&mut sink) {
+            Ok(n) if n > 0 => budget = budget.saturating_sub(n),
+            _ => return,
         }
     }
 }

@@ -79,4 +79,6 @@ export interface NativeOptions {
   initialWindowSize: number
   /** Listen backlog. */
   backlog: number
+  /** Bind with SO_REUSEPORT (`listen({ reusePort: true })`). */
+  reusePort: boolean
 }

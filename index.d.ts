@@ -43,6 +43,13 @@ export interface ListenOptions {
   port?: number | string;
   host?: string;
   backlog?: number;
+  /**
+   * Bind with SO_REUSEPORT (Linux, BSDs), so a new process can listen on the
+   * same port while this one still serves; the kernel spreads new connections
+   * over the listeners. For deploys: start the new server, then `close()` the
+   * old one. Default false. As Node 22.12+'s `listen({ reusePort })`.
+   */
+  reusePort?: boolean;
 }
 
 /** The bound address, as `net.Server#address()` returns it. */

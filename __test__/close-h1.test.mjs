@@ -400,3 +400,22 @@ test('C12: closing, closeSignal and the closing event with a snapshot', async ()
   await cb;
   assert.equal(server.closing, false);
 });
+
+test('C8: three close() calls emit close once; the later callbacks get ERR_SERVER_NOT_RUNNING; a new listen/close cycle emits it again', async () => {
+  const server = createServer((req, res) => res.end());
+  let events = 0;
+  server.on('close', () => { events++; });
+  await listen(server);
+  const results = [];
+  const first = new Promise((resolve) => server.close((e) => { results.push(e?.code ?? null); resolve(); }));
+  server.close((e) => results.push(e?.code ?? null));
+  await first;
+  await new Promise((resolve) => server.close((e) => { results.push(e?.code ?? null); resolve(); }));
+  await sleep(20);
+  assert.deepEqual(results, [null, 'ERR_SERVER_NOT_RUNNING', 'ERR_SERVER_NOT_RUNNING']);
+  assert.equal(events, 1);
+  await listen(server);
+  await closed(server);
+  await sleep(20);
+  assert.equal(events, 2, 'once per cycle');
+});

@@ -462,11 +462,13 @@ export class H2Wire extends EventEmitter {
    * @param {boolean} [options.autoAckSettings] answer SETTINGS (default true)
    * @param {boolean} [options.autoWindow] WINDOW_UPDATE for received DATA (default true)
    * @param {boolean} [options.debug] log frames to stderr (default: env H2WIRE_DEBUG)
+   * @param {boolean} [options.keepOpen] read the server's EOF but never send
+   *   our FIN (default false: answer EOF with our own)
    * @returns {Promise<H2Wire>}
    */
   static async connect(port, options = {}) {
-    const { host = '127.0.0.1', preface = true, settings = {} } = options;
-    const socket = net.connect(port, host);
+    const { host = '127.0.0.1', preface = true, settings = {}, keepOpen = false } = options;
+    const socket = net.connect({ port, host, allowHalfOpen: keepOpen });
     const c = new H2Wire(socket, options);
     await once(socket, 'connect');
     if (preface) {
@@ -516,7 +518,7 @@ export class H2Wire extends EventEmitter {
     socket.on('data', (d) => this.onData(d));
     socket.on('end', () => {
       this.finish('eof');
-      socket.end();
+      if (!this.options.keepOpen) socket.end();
     });
     socket.on('error', (e) => {
       this.errors.push(e);

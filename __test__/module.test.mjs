@@ -44,4 +44,5 @@ test('TypeScript: misuse of the API is a type error (the check is not vacuous)',
   assert.ok(err, 'tsc accepted code with type errors');
   assert.match(err.stdout, /TS2769/);
   assert.match(err.stdout, /TS2322/);
+  assert.match(err.stdout, /bad\.ts\(6,\d+\): error/, "listen({ reusePort: 'yes' })");
 });

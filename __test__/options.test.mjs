@@ -104,3 +104,31 @@ test('requestTimeout leaves a request whose body arrived in time alone, however 
   assert.equal(r.status, 200);
   assert.equal(r.body, '5');
 });
+
+test('listen({ reusePort }): a boolean, else ERR_INVALID_ARG_TYPE; with it two servers share a port, without it EADDRINUSE', { skip: impl === 'node' && 'reusePort needs Node 22.12+' }, async () => {
+  const s = createServer();
+  for (const bad of ['yes', 1, null]) {
+    assert.throws(() => s.listen({ port: 0, reusePort: bad }), { code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' });
+  }
+  const listenOn = (server, options) => new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', ...options }, () => resolve(server.address().port));
+  });
+  const a = createServer((req, res) => res.end('a'));
+  const port = await listenOn(a, { port: 0, reusePort: true });
+  const b = createServer((req, res) => res.end('b'));
+  assert.equal(await listenOn(b, { port, reusePort: true }), port);
+  const c = createServer();
+  await assert.rejects(listenOn(c, { port }), { code: 'EADDRINUSE' });
+  // Closing one leaves the port served by the other.
+  await new Promise((resolve) => a.close(resolve));
+  const seen = await new Promise((resolve, reject) => {
+    import('node:http').then(({ default: http }) => http.get({ port, host: '127.0.0.1', agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve(body));
+    }).on('error', reject));
+  });
+  assert.equal(seen, 'b');
+  await new Promise((resolve) => b.close(resolve));
+});

@@ -5,13 +5,15 @@ import net from 'node:net';
 import { once } from 'node:events';
 
 /**
- * Opens a TCP connection to 127.0.0.1:port.
+ * Opens a TCP connection to 127.0.0.1:port (`{ keepOpen }`: never send our FIN).
  * `conn.text()` is everything received so far (latin1), `conn.ended`
  * resolves to `{ how: 'eof' | 'reset' | 'error', code, at }` when the
  * connection ends, `at` being `performance.now()` at that moment.
  */
-export async function connect(port) {
-  const socket = net.connect(port, '127.0.0.1');
+export async function connect(port, { keepOpen = false } = {}) {
+  // With `keepOpen` the client reads the server's EOF but never closes its
+  // own side (as many clients, proxies and harnesses do).
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: keepOpen });
   socket.setNoDelay(true);
   const chunks = [];
   const waiters = new Set();
@@ -32,7 +34,7 @@ export async function connect(port) {
   socket.on('end', () => {
     finish({ how: 'eof' });
     // Answer the server's FIN with ours, as a well-behaved client does.
-    socket.end();
+    if (!keepOpen) socket.end();
   });
   socket.on('error', (err) => errors.push(err.code));
   socket.on('error', (err) => finish({ how: err.code === 'ECONNRESET' ? 'reset' : 'error', code: err.code }));

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { WebSocketServer, WebSocket } from 'ws';
 import { createServer } from '../index.mjs';
 import { connect, parseResponses, sleep, listen, closed, refused } from './raw.mjs';
@@ -289,3 +290,45 @@ test('a client that resets right after an upgrade request with more bytes behind
   assert.equal(left, 0, 'upgraded connections whose client is gone are still counted');
   assert.equal(forced, null, 'close() had to be forced');
 });
+
+// Node hands a small write to the kernel at once, so destroy() right after
+// it still delivers it; run against node:http too, to show the tests
+// describe Node.
+for (const [name, create] of [['node:http', http.createServer], ['lastcall', createServer]]) {
+  test(`${name}: a refusal written then destroy()ed (ws README) reaches the client, then EOF`, async (t) => {
+    const server = create(() => {});
+    server.on('upgrade', (req, socket) => {
+      socket.write('HTTP/1.1 401 Unauthorized\r\n\r\n');
+      socket.destroy();
+    });
+    const port = await listen(server);
+    t.after(() => server.close());
+    for (let i = 0; i < 3; i++) {
+      const c = await connect(port);
+      c.write(UPGRADE_REQ);
+      const end = await c.ended;
+      assert.equal(end.how, 'eof');
+      assert.match(c.text(), /^HTTP\/1\.1 401 Unauthorized\r\n/);
+    }
+  });
+
+  test(`${name}: ws.send() then ws.terminate() delivers the message, then the connection ends`, async (t) => {
+    const server = create(() => {});
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws) => ws.on('message', () => {
+      ws.send('last words');
+      ws.terminate();
+    }));
+    const port = await listen(server);
+    t.after(() => server.close());
+    for (let i = 0; i < 3; i++) {
+      const ws = await echoClient(port);
+      const got = [];
+      ws.on('message', (m) => got.push(m.toString()));
+      ws.send('go');
+      const [code] = await once(ws, 'close');
+      assert.equal(code, 1006, 'no close frame: terminate()');
+      assert.deepEqual(got, ['last words']);
+    }
+  });
+}

@@ -27,6 +27,8 @@ const kOnClosed = Symbol('onClosed');
 const kCloseController = Symbol('closeController');
 const kCloseTimers = Symbol('closeTimers');
 const kTunnels = Symbol('tunnels');
+const kCloseEmitted = Symbol('closeEmitted');
+const kReusePort = Symbol('reusePort');
 const EMPTY = Buffer.alloc(0);
 
 const IDLE = 0;
@@ -96,6 +98,8 @@ class Server extends EventEmitter {
     this[kOnClosed] = () => this._closed();
     this[kCloseController] = null;
     this[kCloseTimers] = null;
+    this[kCloseEmitted] = false;
+    this[kReusePort] = false;
     if (requestListener) this.on('request', requestListener);
   }
 
@@ -161,12 +165,19 @@ class Server extends EventEmitter {
     let port = 0;
     let host;
     let backlog = 511;
+    let reusePort = false;
     const first = args[0];
     if (first !== null && typeof first === 'object') {
       if (first.path !== undefined) throw codes.ERR_INVALID_ARG_VALUE('options.path', first.path, 'is not supported (TCP only)');
       if (first.port !== undefined) port = validatePort(first.port);
       host = first.host;
       if (first.backlog !== undefined) backlog = first.backlog;
+      if (first.reusePort !== undefined) {
+        if (typeof first.reusePort !== 'boolean') {
+          throw codes.ERR_INVALID_ARG_TYPE('options.reusePort', 'of type boolean', first.reusePort);
+        }
+        reusePort = first.reusePort;
+      }
     } else {
       if (first !== undefined && first !== null) {
         if (typeof first === 'string' && Number.isNaN(Number(first))) {
@@ -186,6 +197,7 @@ class Server extends EventEmitter {
     }
     backlog = Number.isInteger(backlog) && backlog > 0 ? backlog : 511;
     if (this[kState] !== IDLE) throw codes.ERR_SERVER_ALREADY_LISTEN();
+    this[kReusePort] = reusePort;
     if (cb) this.once('listening', cb);
     if (!host) {
       // Like Node: `::` (which also takes IPv4) where IPv6 exists.
@@ -215,6 +227,7 @@ class Server extends EventEmitter {
       maxConcurrentStreams: this.http2.maxConcurrentStreams,
       initialWindowSize: this.http2.initialWindowSize,
       backlog,
+      reusePort: this[kReusePort],
     };
     let native;
     try {
@@ -229,6 +242,7 @@ class Server extends EventEmitter {
     }
     this[kNative] = native;
     this[kState] = LISTENING;
+    this[kCloseEmitted] = false;
     if (this[kCloseController] !== null && this[kCloseController].signal.aborted) {
       this[kCloseController] = null;
     }
@@ -252,19 +266,20 @@ class Server extends EventEmitter {
   }
 
   close(cb) {
+    const state = this[kState];
     if (typeof cb === 'function') {
-      if (this[kState] !== LISTENING) {
-        this.once('close', () => cb(codes.ERR_SERVER_NOT_RUNNING()));
-      } else {
-        this.once('close', cb);
-      }
+      if (state === LISTENING) this.once('close', cb);
+      else if (state === CLOSING) this.once('close', () => cb(codes.ERR_SERVER_NOT_RUNNING()));
+      else process.nextTick(cb, codes.ERR_SERVER_NOT_RUNNING());
     }
-    if (this[kState] === LISTENING) {
+    if (state === LISTENING) {
       this[kState] = CLOSING;
       // Port released and every connection told before this returns (C1).
       this[kNative].close();
       this._startClosing();
-    } else if (this[kState] === IDLE) {
+    } else if (state === IDLE && !this[kCloseEmitted]) {
+      // 'close' once per listen/close cycle (Node emits it per call, DESIGN C8).
+      this[kCloseEmitted] = true;
       process.nextTick(() => this.emit('close'));
     }
     return this;
@@ -562,6 +577,7 @@ class Server extends EventEmitter {
     }
     this[kTunnels].clear();
     this[kConns].clear();
+    this[kCloseEmitted] = true;
     this.emit('close');
   }
 }

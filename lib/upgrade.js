@@ -3,6 +3,7 @@
 const { Duplex } = require('node:stream');
 const { connResetException } = require('./errors');
 const { connectionSurface } = require('./socket');
+const { OP_CLOSE } = require('./wire');
 
 // The `socket` of the 'upgrade' event: a Duplex with the parts of
 // net.Socket that ws and socket.io use.
@@ -89,6 +90,11 @@ class UpgradeSocket extends Duplex {
       }
       this._headSent = true;
       this._switched = parsed.status === 101;
+      if (!this._switched) {
+        // Node never serves another request on a connection it handed to
+        // an 'upgrade' listener: the connection ends with this response.
+        parsed.headers = closing(parsed.headers);
+      }
       const writer = this._server._writer();
       writer.head(this._id, parsed.status, false, parsed.reason, parsed.headers);
       if (rest.length === 0) {
@@ -149,7 +155,16 @@ class UpgradeSocket extends Duplex {
     // response was ended: let the native side finish cleanly. Otherwise
     // the connection is cut.
     const clean = (this.readableEnded && this.writableFinished) || (this._ended && !this._switched);
-    this._server._dropTunnel(this._id, !clean && !this._remoteGone);
+    if (!clean && !this._remoteGone && this._headSent) {
+      // Node hands a write to the kernel at once, so destroy() after
+      // write() still delivers it (ws refuses a login with write(401) then
+      // destroy(), and ws.terminate() follows ws.send()): what was written
+      // goes out, then the connection closes.
+      this._server._writer().simple(OP_CLOSE, this._id);
+      this._server._dropTunnel(this._id, false);
+    } else {
+      this._server._dropTunnel(this._id, !clean && !this._remoteGone);
+    }
     callback(err);
   }
 
@@ -199,6 +214,17 @@ function parseHead(text) {
     headers.push(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
   }
   return { status: Number(m[1]), reason: m[2] || '', headers };
+}
+
+// `headers` (flat [name, value, …]) with any Connection header replaced by
+// `Connection: close`.
+function closing(headers) {
+  const out = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].toLowerCase() !== 'connection') out.push(headers[i], headers[i + 1]);
+  }
+  out.push('Connection', 'close');
+  return out;
 }
 
 module.exports = { UpgradeSocket };

@@ -18,6 +18,7 @@ const OP_HEAD = 1;
 const OP_DATA = 2;
 const OP_DEMAND = 3;
 const OP_ABORT = 4;
+const OP_CLOSE = 5;
 const HEAD_END = 1;
 const DATA_END = 1;
 const DATA_WANT_DRAIN = 2;
@@ -185,5 +186,6 @@ module.exports = {
   REQ_UPGRADE,
   OP_DEMAND,
   OP_ABORT,
+  OP_CLOSE,
   OpWriter,
 };

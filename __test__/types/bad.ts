@@ -3,6 +3,6 @@
 import { createServer } from 'lastcall';
 
 const server = createServer({ keepAliveTimeout: 'soon' });
-server.listen(0);
+server.listen({ port: 0, reusePort: 'yes' });
 const n: number = server.connectionsInfo().closing;
 void n;

@@ -26,7 +26,7 @@ server.listen(0, '127.0.0.1', () => {
 
 async function dispose(): Promise<void> {
   const s = new Server((req, res) => res.end(req.httpVersion));
-  s.listen({ port: 0, host: '127.0.0.1' });
+  s.listen({ port: 0, host: '127.0.0.1', reusePort: true });
   await s[Symbol.asyncDispose]();
 }
 void dispose;

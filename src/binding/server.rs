@@ -32,6 +32,8 @@ pub struct NativeOptions {
     pub initial_window_size: u32,
     /// Listen backlog.
     pub backlog: i32,
+    /// Bind with SO_REUSEPORT (`listen({ reusePort: true })`).
+    pub reuse_port: bool,
 }
 
 impl From<NativeOptions> for Config {
@@ -44,6 +46,7 @@ impl From<NativeOptions> for Config {
             h2_max_concurrent_streams: o.max_concurrent_streams,
             h2_initial_window_size: o.initial_window_size.clamp(1, (1 << 31) - 1),
             backlog: o.backlog,
+            reuse_port: o.reuse_port,
         }
     }
 }

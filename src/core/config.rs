@@ -23,6 +23,9 @@ pub struct Config {
     pub h2_initial_window_size: u32,
     /// Listen backlog.
     pub backlog: i32,
+    /// Bind with SO_REUSEPORT, so another server (a new process of a
+    /// deploy) can listen on the same port while this one still serves.
+    pub reuse_port: bool,
 }
 
 impl Default for Config {
@@ -35,6 +38,7 @@ impl Default for Config {
             h2_max_concurrent_streams: 200,
             h2_initial_window_size: 65_535,
             backlog: 511,
+            reuse_port: false,
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::{sleep_until, Instant};
 
 use crate::core::config::Config;
+use crate::core::ending::{finish, Ending};
 use crate::core::exchange::{Hub, TimedOut};
 use crate::core::io::Socket;
 use crate::core::tracker::{ConnGuard, Gauge, Tracker};
@@ -184,6 +185,8 @@ pub struct Activity {
     busy: AtomicBool,
     /// Our side's FIN is sent (hyper shut the write side down).
     write_shut: AtomicBool,
+    /// Microseconds since `epoch` of our last write, plus one; 0: none yet.
+    last_write: AtomicU64,
 }
 
 impl Activity {
@@ -195,6 +198,22 @@ impl Activity {
             head_started: AtomicBool::new(false),
             busy: AtomicBool::new(false),
             write_shut: AtomicBool::new(false),
+            last_write: AtomicU64::new(0),
+        }
+    }
+
+    /// We wrote bytes to the peer (a clean close lets the peer's reply to
+    /// them arrive before it closes, DESIGN C6).
+    pub fn wrote(&self) {
+        let us = self.epoch.elapsed().as_micros() as u64;
+        self.last_write.store(us + 1, Ordering::Relaxed);
+    }
+
+    /// When we last wrote bytes to the peer, if ever.
+    fn last_write(&self) -> Option<Instant> {
+        match self.last_write.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(self.epoch + Duration::from_micros(us - 1)),
         }
     }
 
@@ -305,20 +324,10 @@ const H2_GRACE: Duration = Duration::from_secs(1);
 
 /// After a forced cancel, how long hyper gets to put the RST_STREAM frames
 /// on the wire before the connection is dropped.
-const FLUSH_GRACE: Duration = Duration::from_millis(50);
-
-/// How long a clean close waits for the peer's FIN after our own (C6).
-const LINGER: Duration = Duration::from_millis(500);
-
-/// How a connection's socket is let go.
-enum Ending {
-    /// Half-close, read to the peer's FIN (bounded), then close: the client
-    /// sees EOF, not a reset (C6).
-    Clean,
-    /// Reset, so a truncated HTTP/1.1 response is never taken for a
-    /// complete one (C9).
-    Reset,
-}
+/// The connection task polls hyper's connection itself, so the frames go
+/// out within this bound's first milliseconds; it only has to outlast a
+/// socket buffer that is momentarily full.
+const FLUSH_GRACE: Duration = Duration::from_millis(20);
 
 enum Detected {
     Http1(Bytes),
@@ -381,7 +390,9 @@ pub async fn serve(
         Detected::Http1(p) => (p, false),
         Detected::Http2(p) => (p, true),
         Detected::Gone => {
-            finish(Arc::new(stream), Ending::Clean, false).await;
+            // Nothing was said, nothing is owed: let go at once.
+            finish(&stream, Ending::Clean, false, None).await;
+            drop(stream);
             drop(guard);
             return;
         }
@@ -407,53 +418,12 @@ pub async fn serve(
     };
     state.release();
     let fin_sent = state.activity.write_shut.load(Ordering::Relaxed);
-    finish(stream, ending, fin_sent).await;
+    let last_write = state.activity.last_write();
+    // hyper has dropped its handle by now: this is the last reference, and
+    // dropping it closes the descriptor before the connection stops counting.
+    finish(&stream, ending, fin_sent, last_write).await;
+    drop(stream);
     drop(guard);
-}
-
-/// Lets the socket go. hyper has dropped its handle by now, so this is the
-/// last reference and dropping it closes the descriptor.
-async fn finish(stream: Arc<TcpStream>, ending: Ending, fin_sent: bool) {
-    let sock = socket2::SockRef::from(&*stream);
-    match ending {
-        Ending::Reset => {
-            // SO_LINGER 0: close() sends RST instead of FIN.
-            let _ = sock.set_linger(Some(Duration::ZERO));
-        }
-        Ending::Clean => {
-            // Closing with unread bytes in the receive buffer makes the
-            // kernel send RST, which can destroy the response the client has
-            // not read yet. So: FIN first, then drain until the peer's FIN.
-            if !fin_sent {
-                let _ = sock.shutdown(std::net::Shutdown::Write);
-            }
-            let deadline = Instant::now() + LINGER;
-            loop {
-                match tokio::time::timeout_at(deadline, stream.readable()).await {
-                    Err(_) | Ok(Err(_)) => break,
-                    Ok(Ok(())) => {}
-                }
-                if discard_ready(&stream) {
-                    break;
-                }
-            }
-        }
-    }
-}
-
-/// Reads and drops what the peer has sent; true once it has sent its FIN
-/// (or the socket failed). A plain function, so the scratch buffer lives on
-/// the stack for the call instead of in every connection task's future.
-fn discard_ready(stream: &TcpStream) -> bool {
-    let mut sink = [0u8; 4096];
-    loop {
-        match stream.try_read(&mut sink) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
-            Err(_) => return true,
-        }
-    }
 }
 
 /// How an HTTP/1.1 connection's hyper side ended.
@@ -488,10 +458,15 @@ async fn drive_h1(
         let request_deadline = state.request_deadline.get();
         tokio::select! {
             biased;
-            _ = conn.as_mut() => {
+            r = conn.as_mut() => {
                 // After a 101, hyper hands the socket to the tunnel and ends.
                 return match state.tunnel.get() {
                     Some((id, TunnelState::Open)) => H1End::Upgraded(id),
+                    // hyper answered bad input (400, 431) or timed the
+                    // head out (408): a short drain, not a linger (C6).
+                    _ if r.as_ref().is_err_and(|e| e.is_parse() || e.is_timeout()) => {
+                        H1End::Closed(Ending::Rejected)
+                    }
                     _ => H1End::Closed(Ending::Clean),
                 };
             }
@@ -606,7 +581,9 @@ async fn drive_h2(
     loop {
         tokio::select! {
             biased;
-            _ = conn.as_mut() => return Ending::Clean,
+            // An error here is a protocol error of the client's (hyper sent
+            // GOAWAY with its code) or a failed socket.
+            r = conn.as_mut() => return if r.is_err() { Ending::Rejected } else { Ending::Clean },
             _ = signals.force.changed(), if hard_stop.is_none() => {
                 // RST_STREAM(CANCEL) for every open stream, GOAWAY, and a
                 // moment for hyper to write them (C9).

@@ -462,6 +462,7 @@ impl Hub {
                 }
                 Op::Demand { id } => self.demand(id),
                 Op::Abort { id } => self.abort(id, false),
+                Op::Close { id } => self.close_after_flush(id),
             }
         }
     }
@@ -547,6 +548,25 @@ impl Hub {
                 ex.body = ReqBody::Reading(credit);
             }
             ReqBody::Done => {}
+        }
+    }
+
+    /// JS destroyed an upgrade socket it had written to: what it wrote still
+    /// goes out, then the connection ends. A tunnel flushes, half-closes
+    /// and stops reading; a refusal's body ends (its head carries
+    /// `Connection: close`, lib/upgrade.js). With nothing to flush, this is
+    /// an abort.
+    fn close_after_flush(&self, id: u32) {
+        let (pipe, tunnel) = match self.exchanges.borrow().get(&id) {
+            Some(e) => (e.pipe.clone(), e.tunnel.clone()),
+            None => return,
+        };
+        if let Some(t) = tunnel {
+            t.close();
+        } else if let Some(pipe) = pipe {
+            pipe.borrow_mut().push(Bytes::new(), true, false);
+        } else {
+            self.abort(id, false);
         }
     }
 

@@ -115,7 +115,10 @@ impl AsyncWrite for Socket {
             ready!(self.inner.poll_write_ready(cx))?;
             match self.inner.try_write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                r => return Poll::Ready(r),
+                r => {
+                    self.state.wrote();
+                    return Poll::Ready(r);
+                }
             }
         }
     }
@@ -129,7 +132,10 @@ impl AsyncWrite for Socket {
             ready!(self.inner.poll_write_ready(cx))?;
             match self.inner.try_write_vectored(bufs) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                r => return Poll::Ready(r),
+                r => {
+                    self.state.wrote();
+                    return Poll::Ready(r);
+                }
             }
         }
     }

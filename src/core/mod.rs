@@ -10,6 +10,7 @@ pub mod body;
 pub mod config;
 pub mod conn;
 pub mod dispatch;
+pub mod ending;
 pub mod error;
 pub mod exchange;
 pub mod io;

@@ -44,7 +44,7 @@ pub struct Server {
     closing: Mutex<bool>,
 }
 
-fn bind(addr: SocketAddr, backlog: i32) -> Result<std::net::TcpListener> {
+fn bind(addr: SocketAddr, backlog: i32, reuse_port: bool) -> Result<std::net::TcpListener> {
     let listen_err = |syscall| move |source| Error::Listen { syscall, source };
     let domain = if addr.is_ipv4() {
         Domain::IPV4
@@ -56,6 +56,12 @@ fn bind(addr: SocketAddr, backlog: i32) -> Result<std::net::TcpListener> {
     socket
         .set_reuse_address(true)
         .map_err(listen_err("setsockopt"))?;
+    if reuse_port {
+        // Several listeners share the port and the kernel spreads new
+        // connections over them: a new process binds before the old one
+        // closes, so a deploy leaves no moment without a listener.
+        set_reuse_port(&socket).map_err(listen_err("setsockopt"))?;
+    }
     if addr.is_ipv6() && addr.ip().is_unspecified() {
         // `::` accepts IPv4 too, as Node's default listen does.
         let _ = socket.set_only_v6(false);
@@ -64,6 +70,16 @@ fn bind(addr: SocketAddr, backlog: i32) -> Result<std::net::TcpListener> {
     socket.listen(backlog).map_err(listen_err("listen"))?;
     socket.set_nonblocking(true).map_err(listen_err("listen"))?;
     Ok(socket.into())
+}
+
+#[cfg(unix)]
+fn set_reuse_port(socket: &Socket) -> std::io::Result<()> {
+    socket.set_reuse_port(true)
+}
+
+#[cfg(not(unix))]
+fn set_reuse_port(_socket: &Socket) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 impl Server {
@@ -77,7 +93,7 @@ impl Server {
         let ip: IpAddr = host
             .parse()
             .map_err(|_| Error::InvalidHost(host.to_string()))?;
-        let listener = bind(SocketAddr::new(ip, port), config.backlog)?;
+        let listener = bind(SocketAddr::new(ip, port), config.backlog, config.reuse_port)?;
         let local_addr = listener.local_addr().map_err(|source| Error::Listen {
             syscall: "listen",
             source,

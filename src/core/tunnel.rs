@@ -25,6 +25,9 @@ pub struct Tunnel {
     queue: RefCell<VecDeque<Bytes>>,
     queued: Cell<usize>,
     end: Cell<bool>,
+    /// JS destroyed the socket: once the queue is written, half-close and
+    /// stop, without waiting for the peer's end.
+    close: Cell<bool>,
     want_drain: Cell<bool>,
     aborted: Cell<bool>,
     credit: Cell<usize>,
@@ -49,6 +52,14 @@ impl Tunnel {
         self.write_wake.notify_one();
     }
 
+    /// JS destroyed the socket after writing: write what is queued, then
+    /// end the tunnel (cleanly: the connection closes with FIN, DESIGN C6).
+    pub fn close(&self) {
+        self.end.set(true);
+        self.close.set(true);
+        self.write_wake.notify_one();
+    }
+
     /// JS wants more bytes.
     pub fn demand(&self) {
         self.credit.set(READ_AHEAD);
@@ -69,8 +80,8 @@ impl Tunnel {
     }
 }
 
-/// Pipes `io` until both directions are closed (`true`), or until it fails
-/// or is aborted (`false`). `early` is what hyper had read past the request
+/// Pipes `io` until both directions are closed, or JS closed it after its
+/// last write (`true`), or until it fails or is aborted (`false`). `early` is what hyper had read past the request
 /// head; JS gets it first.
 pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tunnel) -> bool {
     let stream = io.stream();
@@ -86,13 +97,13 @@ pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tun
                     _ = t.read_wake.notified() => {}
                     r = stream.ready(Interest::ERROR) => {
                         if r.map_or(true, |r| r.is_error()) {
-                            return Err(());
+                            return Err(false);
                         }
                     }
                 }
             }
             if t.aborted.get() {
-                return Err(());
+                return Err(false);
             }
             let mut buf = BytesMut::with_capacity(t.credit.get().min(64 * 1024));
             match rd.read_buf(&mut buf).await {
@@ -107,20 +118,20 @@ pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tun
                     t.credit.set(t.credit.get().saturating_sub(n));
                     outbox.push_body(id, buf.freeze());
                 }
-                Err(_) => return Err(()),
+                Err(_) => return Err(false),
             }
         }
     };
     let writer = async {
         loop {
             if t.aborted.get() {
-                return Err(());
+                return Err(false);
             }
             let next = take_batch(&mut t.queue.borrow_mut());
             if let Some(chunk) = next {
                 t.queued.set(t.queued.get() - chunk.len());
                 if wr.write_all(&chunk).await.is_err() {
-                    return Err(());
+                    return Err(false);
                 }
                 if t.queued.get() == 0 && t.want_drain.replace(false) {
                     outbox.push(|b| {
@@ -131,13 +142,23 @@ pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tun
                 continue;
             }
             if t.end.get() {
-                // Half-close: the peer may still send (and JS still read).
-                return wr.shutdown().await.map_err(|_| ());
+                // Half-close: the peer may still send (and JS still read),
+                // unless JS closed the socket; then the reader is dropped
+                // by ending here with `Err(true)`.
+                let shut = wr.shutdown().await.is_ok();
+                return if t.close.get() {
+                    Err(shut)
+                } else if shut {
+                    Ok(())
+                } else {
+                    Err(false)
+                };
             }
             t.write_wake.notified().await;
         }
     };
-    let both = async { tokio::try_join!(reader, writer).is_ok() };
+    // `Err(true)`: ended on purpose, cleanly (JS closed after writing).
+    let both = async { tokio::try_join!(reader, writer).map_or_else(|clean| clean, |_| true) };
     tokio::select! {
         clean = both => clean && !t.aborted.get(),
         _ = t.abort_wake.notified() => false,

@@ -48,6 +48,10 @@ pub const OP_DATA: u8 = 2;
 pub const OP_DEMAND: u8 = 3;
 /// JS destroyed the exchange (`res.destroy()`): `u32 id`.
 pub const OP_ABORT: u8 = 4;
+/// JS destroyed an upgrade socket after writing to it: `u32 id`. What it
+/// wrote still goes out, then the connection closes (Node hands a write to
+/// the kernel at once, so `destroy()` after `write()` delivers it).
+pub const OP_CLOSE: u8 = 5;
 
 /// Head flag: the response has no body beyond what follows in this flush.
 pub const HEAD_END: u8 = 1;
@@ -141,6 +145,11 @@ pub enum Op {
     },
     /// JS destroyed the exchange.
     Abort {
+        /// Exchange id.
+        id: u32,
+    },
+    /// JS destroyed an upgrade socket: flush, then close.
+    Close {
         /// Exchange id.
         id: u32,
     },
@@ -239,6 +248,7 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
             }
             OP_DEMAND => Op::Demand { id: r.u32()? },
             OP_ABORT => Op::Abort { id: r.u32()? },
+            OP_CLOSE => Op::Close { id: r.u32()? },
             _ => return Err(Error::Wire(at)),
         };
         ops.push(op);
@@ -249,6 +259,23 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decodes_demand_abort_and_close() {
+        let mut m = Vec::new();
+        for op in [OP_DEMAND, OP_ABORT, OP_CLOSE] {
+            m.put_u8(op);
+            m.put_u32(9);
+        }
+        assert_eq!(
+            decode_ops(&m, vec![]).unwrap(),
+            vec![
+                Op::Demand { id: 9 },
+                Op::Abort { id: 9 },
+                Op::Close { id: 9 }
+            ]
+        );
+    }
 
     #[test]
     fn decodes_head_data_and_external_chunks() {

@@ -55,6 +55,8 @@ const codes = {
     `Cannot ${action} headers after they are sent to the client`),
   ERR_HTTP_INVALID_STATUS_CODE: (code) => makeError(RangeError, 'ERR_HTTP_INVALID_STATUS_CODE',
     `Invalid status code: ${code}`),
+  ERR_HTTP_CONTENT_LENGTH_MISMATCH: (actual, expected) => makeError(Error, 'ERR_HTTP_CONTENT_LENGTH_MISMATCH',
+    `Response body's content-length of ${actual} byte(s) does not match the content-length of ${expected} byte(s) set in header`),
   ERR_STREAM_WRITE_AFTER_END: () => makeError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'write after end'),
   ERR_STREAM_DESTROYED: (method) => makeError(Error, 'ERR_STREAM_DESTROYED',
     `Cannot call ${method} after a stream was destroyed`),

@@ -1,90 +1,90 @@
 'use strict';
 
+const http = require('node:http');
 const { Readable } = require('node:stream');
-const {
-  kServer, kId, kConn, kHasBody, kEnded, kDemanded, kDumped, kStream,
-  kHeaderBuf, kHeaderStart, kHeaderEnd, kHeaders, kRawHeaders, kStart,
-} = require('./symbols');
-const { socketFor } = require('./socket');
+const { kServer, kId, kConn, kEnded, kDemanded, kDumped, kStart, kResponse, kFinished } = require('./symbols');
+const { kNodeHeaders, kNodeHeadersCount, kNodeTrailers, kNodeTrailersCount, kAbortController } = require('./nodeshape');
 
-// Headers of which Node keeps only the first value (lib/_http_incoming.js).
-const SINGLE = new Set([
-  'content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization',
-  'proxy-authorization', 'if-modified-since', 'if-unmodified-since', 'from', 'location',
-  'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires',
-  ':method', ':path', ':scheme', ':authority', ':status', ':protocol',
-]);
+const HIGH_WATER_MARK = 16 * 1024;
 
-const READABLE_OPTIONS = { highWaterMark: 16 * 1024 };
-
-// The request, as node:http's IncomingMessage. It is a Readable, but the
-// stream machinery is built on first use (DESIGN §3 "Objects"): a handler
-// that never reads the body or listens for stream events never pays for it.
-function IncomingMessage(server, id, conn, method, url, version, hasBody, buf, hStart, hEnd, start) {
-  this[kServer] = server;
-  this[kStart] = start;
-  this[kId] = id;
-  this[kConn] = conn;
-  this[kHasBody] = hasBody;
-  this[kEnded] = !hasBody;
-  this[kDemanded] = false;
-  this[kDumped] = false;
-  this[kStream] = false;
-  this[kHeaderBuf] = buf;
-  this[kHeaderStart] = hStart;
-  this[kHeaderEnd] = hEnd;
-  this[kHeaders] = null;
-  this[kRawHeaders] = null;
-  this.method = method;
-  this.url = url;
+// The request, as node:http's IncomingMessage: an instance of it, and one
+// that keeps working when a framework moves it onto another prototype
+// derived from http.IncomingMessage.prototype (Express does, per request).
+// So everything lives where Node's own prototype methods look for it: own
+// properties, Node's private header symbols (see nodeshape.js), and the
+// Readable's `_read`/`_destroy` as own properties (the documented
+// `new Readable({ read, destroy })` form), which no prototype swap removes.
+// Headers are decoded by Node's own getter on first use.
+function IncomingMessage(server, id, conn, socket, method, url, version, hasBody, rawHeaders, start) {
+  Readable.call(this, { highWaterMark: HIGH_WATER_MARK, read: readBody, destroy: destroyRequest });
+  this.socket = socket;
   this.httpVersionMajor = version === 20 ? 2 : 1;
-  this.httpVersionMinor = version === 20 ? 0 : version === 10 ? 0 : 1;
+  this.httpVersionMinor = version === 11 ? 1 : 0;
   this.httpVersion = version === 20 ? '2.0' : version === 10 ? '1.0' : '1.1';
   // As in node:http, `complete` turns true once the handler has returned
   // (bodyless requests) or the body has ended.
   this.complete = false;
+  this[kNodeHeaders] = null;
+  this[kNodeHeadersCount] = rawHeaders.length;
+  this.rawHeaders = rawHeaders;
+  this[kNodeTrailers] = null;
+  this[kNodeTrailersCount] = 0;
+  this.rawTrailers = [];
+  this.joinDuplicateHeaders = false;
   this.aborted = false;
   this.upgrade = false;
+  this.url = url;
+  this.method = method;
   this.statusCode = null;
   this.statusMessage = null;
+  this.client = socket;
+  this._consuming = false;
+  this._dumped = false;
+  if (kAbortController !== undefined) this[kAbortController] = null;
+  this[kServer] = server;
+  this[kStart] = start;
+  this[kId] = id;
+  this[kConn] = conn;
+  this[kEnded] = !hasBody;
+  this[kDemanded] = false;
+  this[kDumped] = false;
+  this[kResponse] = null;
 }
 
-Object.setPrototypeOf(IncomingMessage.prototype, Readable.prototype);
-Object.setPrototypeOf(IncomingMessage, Readable);
+Object.setPrototypeOf(IncomingMessage.prototype, http.IncomingMessage.prototype);
+Object.setPrototypeOf(IncomingMessage, http.IncomingMessage);
 
-function ensureStream(req) {
-  if (req[kStream]) return;
-  req[kStream] = true;
-  Readable.call(req, READABLE_OPTIONS);
-  if (req[kEnded]) req.push(null);
-}
-
-// Readable's constructor assigns `_readableState`; until then, reading it
-// builds the stream. The setter turns it into a plain own property.
-Object.defineProperty(IncomingMessage.prototype, '_readableState', {
-  configurable: true,
-  enumerable: false,
-  get() {
-    ensureStream(this);
-    return this._readableState;
-  },
-  set(value) {
-    Object.defineProperty(this, '_readableState', { value, writable: true, configurable: true, enumerable: false });
-  },
-});
-
-IncomingMessage.prototype._read = function _read() {
-  if (this[kEnded] || this[kDemanded]) return;
+// `_read`: ask the native side for more of the body (DESIGN §3: the body is
+// read from the socket only as JS consumes it).
+function readBody() {
+  if (!this._consuming) this._consuming = true;
+  if (this[kEnded]) {
+    // A request without a body ends when first read: pushing the end at
+    // once would schedule a 'readable' tick for every request.
+    if (!this._readableState.ended) this.push(null);
+    return;
+  }
+  if (this[kDemanded]) return;
   this[kDemanded] = true;
   this[kServer]._demand(this[kId]);
-};
+}
 
-IncomingMessage.prototype._destroy = function _destroy(err, cb) {
-  if (!this.readableEnded || !this.complete) {
+// `_destroy`, as node:http's: a request destroyed before it is complete is
+// 'aborted'. A destroyed request whose response is not finished ends its
+// exchange, as Node destroys the socket: HTTP/1.1 closes the connection
+// without a response, HTTP/2 resets the stream.
+function destroyRequest(err, cb) {
+  const aborted = !this.readableEnded || !this.complete;
+  if (aborted) {
     this.aborted = true;
     this.emit('aborted');
+    if (kAbortController !== undefined) this[kAbortController]?.abort();
   }
-  if (!this[kEnded]) {
+  const res = this[kResponse];
+  if (aborted && res !== null && !res[kFinished] && !res.destroyed) {
+    this[kEnded] = true;
+    res.destroy();
+  } else if (!this[kEnded]) {
     // The app gave up on the body (or the client went away): end the
     // exchange so the connection does not wait for it.
     this[kEnded] = true;
@@ -92,117 +92,80 @@ IncomingMessage.prototype._destroy = function _destroy(err, cb) {
   }
   // As Node: an error is passed on only if someone listens for it.
   process.nextTick(cb, this.listenerCount('error') > 0 ? err : null);
-};
-
-// Called by the server for each body event.
-IncomingMessage.prototype._onBody = function _onBody(chunk) {
-  this[kDemanded] = false;
-  if (this[kDumped]) return;
-  ensureStream(this);
-  this.push(chunk);
-};
-
-IncomingMessage.prototype._onEnd = function _onEnd() {
-  this[kEnded] = true;
-  this.complete = true;
-  if (this[kDumped]) return;
-  ensureStream(this);
-  this.push(null);
-};
-
-// The response finished: a body nobody asked for is discarded, as Node's
-// `req._dump()` does, so `req` still ends and closes.
-IncomingMessage.prototype._dump = function _dump() {
-  if (this[kEnded] || this[kDemanded] || (this[kStream] && this.readableFlowing)) return false;
-  this[kDumped] = true;
-  this[kEnded] = true;
-  if (this[kStream]) this.push(null);
-  return true;
-};
-
-function parseHeaders(req) {
-  const buf = req[kHeaderBuf];
-  const end = req[kHeaderEnd];
-  let p = req[kHeaderStart];
-  const headers = { __proto__: null };
-  const raw = [];
-  while (p < end) {
-    const nlen = buf[p] | (buf[p + 1] << 8);
-    const name = buf.latin1Slice(p + 2, p + 2 + nlen);
-    p += 2 + nlen;
-    const vlen = (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) + (buf[p + 3] * 0x1000000);
-    const value = buf.latin1Slice(p + 4, p + 4 + vlen);
-    p += 4 + vlen;
-    raw.push(name, value);
-    const prev = headers[name];
-    if (prev === undefined) {
-      headers[name] = name === 'set-cookie' ? [value] : value;
-    } else if (name === 'set-cookie') {
-      prev.push(value);
-    } else if (SINGLE.has(name)) {
-      // keep the first
-    } else if (name === 'cookie') {
-      headers[name] = `${prev}; ${value}`;
-    } else {
-      headers[name] = `${prev}, ${value}`;
-    }
-  }
-  // Node's headers object has Object.prototype; build the final one once.
-  req[kHeaders] = Object.assign({}, headers);
-  req[kRawHeaders] = raw;
-  req[kHeaderBuf] = null;
 }
 
+// A chunk of the body arrived from the native side.
+function pushBody(req, chunk) {
+  req[kDemanded] = false;
+  if (req[kDumped]) return;
+  req.push(chunk);
+}
+
+// The body ended; `trailers` is a flat [name, value, …] list or null.
+function endBody(req, trailers) {
+  req[kEnded] = true;
+  if (trailers !== null && trailers.length > 0) {
+    req.rawTrailers = trailers;
+    req[kNodeTrailersCount] = trailers.length;
+  }
+  req.complete = true;
+  if (req[kDumped]) return;
+  req.push(null);
+}
+
+// The response finished: a body nobody asked for is discarded, as Node's
+// `req._dump()` does, so `req` still ends and closes. Returns whether it
+// discarded anything.
+function dumpBody(req) {
+  if (req[kEnded] || req[kDemanded] || req.readableFlowing) return false;
+  req[kDumped] = true;
+  req._dumped = true;
+  req[kEnded] = true;
+  req.push(null);
+  return true;
+}
+
+// Header names and values repeat from request to request (the same Host,
+// User-Agent, Accept on every request of a client), so decoded strings are
+// kept in a small direct-mapped cache and reused when the bytes match:
+// comparing a few bytes costs less than a call into C++ to make a string.
+const CACHE_SIZE = 512;
+const CACHE_MAX_LEN = 64;
+const cache = new Array(CACHE_SIZE).fill('');
+
+function latin1At(buf, start, len) {
+  if (len === 0) return '';
+  if (len > CACHE_MAX_LEN) return buf.latin1Slice(start, start + len);
+  const slot = (len * 31 + buf[start] * 7 + buf[start + (len >> 1)] * 3 + buf[start + len - 1]) & (CACHE_SIZE - 1);
+  const hit = cache[slot];
+  if (hit.length === len) {
+    let i = 0;
+    while (i < len && hit.charCodeAt(i) === buf[start + i]) i++;
+    if (i === len) return hit;
+  }
+  const str = buf.latin1Slice(start, start + len);
+  cache[slot] = str;
+  return str;
+}
+
+// The header block of a request record: [u16 name length][name][u32 value
+// length][value]…, latin1 (as Node decodes header bytes).
+function decodeHeaders(buf, start, end) {
+  const raw = [];
+  let p = start;
+  while (p < end) {
+    const nlen = buf[p] | (buf[p + 1] << 8);
+    const name = latin1At(buf, p + 2, nlen);
+    p += 2 + nlen;
+    const vlen = (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) + (buf[p + 3] * 0x1000000);
+    raw.push(name, latin1At(buf, p + 4, vlen));
+    p += 4 + vlen;
+  }
+  return raw;
+}
+
+// HTTP/2 compatibility fields (Node's Http2ServerRequest).
 Object.defineProperties(IncomingMessage.prototype, {
-  headers: {
-    configurable: true,
-    enumerable: true,
-    get() {
-      if (this[kHeaders] === null) parseHeaders(this);
-      return this[kHeaders];
-    },
-    set(v) {
-      if (this[kHeaders] === null) parseHeaders(this);
-      this[kHeaders] = v;
-    },
-  },
-  rawHeaders: {
-    configurable: true,
-    enumerable: true,
-    get() {
-      if (this[kHeaders] === null) parseHeaders(this);
-      return this[kRawHeaders];
-    },
-    set(v) {
-      if (this[kHeaders] === null) parseHeaders(this);
-      this[kRawHeaders] = v;
-    },
-  },
-  headersDistinct: {
-    configurable: true,
-    get() {
-      const raw = this.rawHeaders;
-      const out = {};
-      for (let i = 0; i < raw.length; i += 2) (out[raw[i]] ||= []).push(raw[i + 1]);
-      return out;
-    },
-  },
-  trailers: { configurable: true, get() { return {}; } },
-  rawTrailers: { configurable: true, get() { return []; } },
-  socket: {
-    configurable: true,
-    enumerable: true,
-    get() {
-      return socketFor(this[kServer], this[kConn]);
-    },
-  },
-  connection: {
-    configurable: true,
-    get() {
-      return this.socket;
-    },
-  },
-  // HTTP/2 compatibility fields (Node's Http2ServerRequest).
   authority: {
     configurable: true,
     get() {
@@ -217,9 +180,4 @@ Object.defineProperties(IncomingMessage.prototype, {
   },
 });
 
-IncomingMessage.prototype.setTimeout = function setTimeout(msecs, callback) {
-  if (callback) this.on('timeout', callback);
-  return this;
-};
-
-module.exports = { IncomingMessage };
+module.exports = { IncomingMessage, pushBody, endBody, dumpBody, decodeHeaders };

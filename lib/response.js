@@ -1,44 +1,24 @@
 'use strict';
 
-const { Stream } = require('node:stream');
-const { STATUS_CODES } = require('node:http');
+const http = require('node:http');
+const { STATUS_CODES } = http;
 const { codes } = require('./errors');
-const {
-  kServer, kId, kOutHeaders, kHeadState, kOutstanding, kCallbacks, kNeedDrain,
-  kHasBody, kFinished, kClosed,
-} = require('./symbols');
+const { kServer, kId, kRequest, kHeadState, kHeadHeaders, kCallbacks, kFinished } = require('./symbols');
+const { kOutHeaders, kNeedDrain, kCorked, kWritableFinished } = require('./nodeshape');
 
 const HIGH_WATER_MARK = 16 * 1024;
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
-// Head states: nothing yet, head decided (headersSent), head op written.
+// Head states: nothing yet, head decided (`_header` set), head op written.
 const HEAD_NONE = 0;
 const HEAD_STORED = 1;
 const HEAD_WRITTEN = 2;
 
-function validateHeaderName(name) {
+function validateHeaderName(name, label) {
   if (typeof name !== 'string' || !name || !TOKEN.test(name)) {
-    throw codes.ERR_INVALID_HTTP_TOKEN('Header name', name);
+    throw codes.ERR_INVALID_HTTP_TOKEN(label || 'Header name', name);
   }
-}
-
-// Header names already validated, with their lower-case keys: most
-// handlers set the same few names on every response, so each is checked
-// and lower-cased once. Bounded, so names made up per request cannot grow
-// it without limit.
-const knownNames = new Map();
-const KNOWN_NAMES_MAX = 512;
-
-// The key a header name is stored under; throws as Node does if the name
-// is not a valid token.
-function headerKey(name) {
-  const known = knownNames.get(name);
-  if (known !== undefined) return known;
-  validateHeaderName(name);
-  const key = name.toLowerCase();
-  if (knownNames.size < KNOWN_NAMES_MAX) knownNames.set(name, key);
-  return key;
 }
 
 function validateHeaderValue(name, value) {
@@ -50,169 +30,269 @@ function validateHeaderValue(name, value) {
   if (INVALID_VALUE_CHAR.test(String(value))) throw codes.ERR_INVALID_CHAR('header content', name);
 }
 
-// The response, as node:http's ServerResponse. Like Node's it is a legacy
-// Stream with Writable's surface (not a stream.Writable instance), and its
-// EventEmitter state is created on first listener.
-function ServerResponse(server, req, id) {
-  this[kServer] = server;
-  this[kId] = id;
-  this[kOutHeaders] = null;
-  this[kHeadState] = HEAD_NONE;
-  this[kOutstanding] = 0;
-  this[kCallbacks] = null;
-  this[kNeedDrain] = false;
-  this[kHasBody] = req.method !== 'HEAD';
-  this[kFinished] = false;
-  this[kClosed] = false;
+// The response, as node:http's ServerResponse: an instance of it, and one
+// that keeps working when a framework moves it onto another prototype
+// derived from http.ServerResponse.prototype (Express does, per request).
+//
+// Two kinds of state make that work:
+// - What Node's own prototype methods read is kept as Node keeps it: the
+//   header map under Node's private symbol (so Node's setHeader, getHeader,
+//   removeHeader, … are used as they are), `_header`, `finished`,
+//   `outputSize`, `socket`, … as own properties.
+// - The methods that put bytes on the wire are own properties, which no
+//   prototype swap removes; Node's versions would write raw HTTP/1.1 text
+//   to a socket, and the native side owns the framing here. Middleware that
+//   wraps them (compression, on-headers) wraps these, as it would Node's.
+// The EventEmitter state is made on first listener.
+function ServerResponse(server, req, id, socket) {
+  this.outputSize = 0;
+  this.writable = true;
+  this.destroyed = false;
+  this._last = false;
+  this.chunkedEncoding = false;
+  this.shouldKeepAlive = true;
+  this.useChunkedEncodingByDefault = true;
+  this.sendDate = true;
+  this._removedConnection = false;
+  this._removedContLen = false;
+  this._removedTE = false;
+  this.strictContentLength = false;
+  this._contentLength = null;
+  this._hasBody = req.method !== 'HEAD';
+  this._trailer = '';
+  this.finished = false;
+  this._headerSent = false;
+  this._closed = false;
+  this.socket = socket;
+  this._header = null;
   this.req = req;
   this.statusCode = 200;
   this.statusMessage = undefined;
-  this.finished = false;
-  this.destroyed = false;
-  this.sendDate = true;
+  this[kOutHeaders] = null;
+  this[kNeedDrain] = false;
+  this[kCorked] = 0;
+  if (kWritableFinished !== undefined) this[kWritableFinished] = false;
+  this.writeHead = writeHead;
+  this.write = write;
+  this.end = end;
+  this.flushHeaders = flushHeaders;
+  this.writeContinue = writeContinue;
+  this.writeProcessing = writeProcessing;
+  this.writeEarlyHints = writeEarlyHints;
+  this.destroy = destroy;
+  this[kServer] = server;
+  this[kId] = id;
+  this[kRequest] = req;
+  this[kHeadState] = HEAD_NONE;
+  this[kHeadHeaders] = null;
+  this[kCallbacks] = null;
+  this[kFinished] = false;
 }
 
-Object.setPrototypeOf(ServerResponse.prototype, Stream.prototype);
-Object.setPrototypeOf(ServerResponse, Stream);
+Object.setPrototypeOf(ServerResponse.prototype, http.ServerResponse.prototype);
+Object.setPrototypeOf(ServerResponse, http.ServerResponse);
 
 const proto = ServerResponse.prototype;
 
+// Node's versions would do as well after a prototype swap (the socket's
+// cork(), setTimeout() do what these do), so these stay on the prototype.
+proto.addTrailers = addTrailers;
+proto.cork = cork;
+proto.uncork = uncork;
+proto.setTimeout = setTimeout;
+
+// Node derives these from the socket's write queue; here the native side
+// owns the bytes, and they follow what was handed over and taken.
 Object.defineProperties(proto, {
-  headersSent: { configurable: true, get() { return this[kHeadState] !== HEAD_NONE; } },
-  writable: { configurable: true, get() { return !this.finished && !this.destroyed; } },
-  writableEnded: { configurable: true, get() { return this.finished; } },
   writableFinished: { configurable: true, get() { return this[kFinished]; } },
-  writableLength: { configurable: true, get() { return this[kOutstanding]; } },
   writableHighWaterMark: { configurable: true, get() { return HIGH_WATER_MARK; } },
-  writableNeedDrain: { configurable: true, get() { return this[kNeedDrain]; } },
-  writableObjectMode: { configurable: true, get() { return false; } },
-  writableCorked: { configurable: true, get() { return 0; } },
-  closed: { configurable: true, get() { return this[kClosed]; } },
-  socket: { configurable: true, get() { return this.req.socket; } },
-  connection: { configurable: true, get() { return this.req.socket; } },
+  writableLength: { configurable: true, get() { return this.outputSize; } },
 });
 
-// Headers live in a Map from lower-case key to [name as given, value]:
-// insertion-ordered like Node's, and cheap to walk once per response.
+// Header names already validated, with their lower-case keys: most
+// handlers set the same few names on every response, so each is checked
+// and lower-cased once. Bounded, so names made up per request cannot grow
+// it without limit.
+const knownNames = new Map();
+const KNOWN_NAMES_MAX = 512;
+
+function headerKey(name) {
+  const known = knownNames.get(name);
+  if (known !== undefined) return known;
+  validateHeaderName(name);
+  const key = name.toLowerCase();
+  if (knownNames.size < KNOWN_NAMES_MAX) knownNames.set(name, key);
+  return key;
+}
+
+// The header map, in Node's layout ({ key: [name, value] } under Node's
+// symbol). Node makes it with a null prototype, which V8 keeps as a slow
+// dictionary; one whose prototype is an empty frozen object has no
+// inherited keys either and stays a fast object to fill and walk.
+const HEADERS_PROTO = Object.freeze(Object.create(null));
+
+function headerMap(res) {
+  return (res[kOutHeaders] ??= Object.create(HEADERS_PROTO));
+}
+
+// Node's setHeader with the name check cached; same errors, same map.
 proto.setHeader = function setHeader(name, value) {
-  if (this[kHeadState] !== HEAD_NONE) throw codes.ERR_HTTP_HEADERS_SENT('set');
+  if (this._header) throw codes.ERR_HTTP_HEADERS_SENT('set');
   const key = headerKey(name);
   validateHeaderValue(name, value);
-  (this[kOutHeaders] ??= new Map()).set(key, [name, value]);
+  headerMap(this)[key] = [name, value];
   return this;
 };
 
 proto.appendHeader = function appendHeader(name, value) {
-  if (this[kHeadState] !== HEAD_NONE) throw codes.ERR_HTTP_HEADERS_SENT('append');
+  if (this._header) throw codes.ERR_HTTP_HEADERS_SENT('append');
   const key = headerKey(name);
   validateHeaderValue(name, value);
-  const headers = (this[kOutHeaders] ??= new Map());
-  const prev = headers.get(key);
+  const headers = headerMap(this);
+  const prev = headers[key];
   if (prev === undefined) {
-    headers.set(key, [name, value]);
+    headers[key] = [name, value];
   } else {
     const list = Array.isArray(prev[1]) ? prev[1] : [prev[1]];
-    headers.set(key, [prev[0], list.concat(value)]);
+    headers[key] = [prev[0], list.concat(value)];
   }
   return this;
 };
 
-proto.getHeader = function getHeader(name) {
-  if (typeof name !== 'string') throw codes.ERR_INVALID_ARG_TYPE('name', 'of type string', name);
-  const entry = this[kOutHeaders]?.get(name.toLowerCase());
-  return entry && entry[1];
-};
-
-proto.getHeaders = function getHeaders() {
-  const out = { __proto__: null };
-  const headers = this[kOutHeaders];
-  if (headers) for (const [key, entry] of headers) out[key] = entry[1];
-  return out;
-};
-
-proto.getHeaderNames = function getHeaderNames() {
-  return this[kOutHeaders] ? [...this[kOutHeaders].keys()] : [];
-};
-
-proto.getRawHeaderNames = function getRawHeaderNames() {
-  const headers = this[kOutHeaders];
-  return headers ? [...headers.values()].map((e) => e[0]) : [];
-};
-
-proto.hasHeader = function hasHeader(name) {
-  if (typeof name !== 'string') throw codes.ERR_INVALID_ARG_TYPE('name', 'of type string', name);
-  return this[kOutHeaders]?.has(name.toLowerCase()) === true;
-};
-
-proto.removeHeader = function removeHeader(name) {
-  if (typeof name !== 'string') throw codes.ERR_INVALID_ARG_TYPE('name', 'of type string', name);
-  if (this[kHeadState] !== HEAD_NONE) throw codes.ERR_HTTP_HEADERS_SENT('remove');
-  this[kOutHeaders]?.delete(name.toLowerCase());
+// The deprecated alias, bound to whichever writeHead the object has.
+proto.writeHeader = function writeHeader(...args) {
+  return this.writeHead(...args);
 };
 
 function noBodyStatus(code) {
   return code === 204 || code === 304 || (code >= 100 && code < 200);
 }
 
-proto.writeHead = function writeHead(statusCode, reason, obj) {
-  if (this[kHeadState] !== HEAD_NONE) throw codes.ERR_HTTP_HEADERS_SENT('write');
+// Node's writeHead, except that the head is kept for the native side
+// instead of being rendered as HTTP/1.1 text. `_header` is still set (to the
+// head as Node would render it, framing headers aside), since middleware
+// reads it to learn whether the head was sent.
+function writeHead(statusCode, reason, obj) {
+  if (this._header) throw codes.ERR_HTTP_HEADERS_SENT('write');
   const original = statusCode;
   statusCode |= 0;
   if (statusCode < 100 || statusCode > 999) throw codes.ERR_HTTP_INVALID_STATUS_CODE(original);
   if (typeof reason === 'string') {
     this.statusMessage = reason;
   } else {
-    this.statusMessage ||= STATUS_CODES[statusCode] || 'unknown';
+    if (!this.statusMessage) this.statusMessage = STATUS_CODES[statusCode] || 'unknown';
     obj ??= reason;
   }
-  if (INVALID_VALUE_CHAR.test(this.statusMessage)) throw codes.ERR_INVALID_CHAR('statusMessage');
-  if (obj) {
+  this.statusCode = statusCode;
+  let flat;
+  if (this[kOutHeaders]) {
+    // Headers set before, plus these: merged as setHeader would.
     if (Array.isArray(obj)) {
-      if (obj.length && Array.isArray(obj[0])) {
-        for (const [k, v] of obj) this.appendHeader(k, v);
-      } else {
-        if (obj.length % 2 !== 0) throw codes.ERR_INVALID_ARG_VALUE('headers', obj);
-        for (let i = 0; i < obj.length; i += 2) this.appendHeader(obj[i], obj[i + 1]);
+      if (obj.length % 2 !== 0) throw codes.ERR_INVALID_ARG_VALUE('headers', obj);
+      for (let n = 0; n < obj.length; n += 2) {
+        if (obj[n]) this.setHeader(obj[n], obj[n + 1]);
       }
-    } else {
-      for (const key of Object.keys(obj)) {
-        if (obj[key] !== undefined) this.setHeader(key, obj[key]);
+    } else if (obj) {
+      for (const k of Object.keys(obj)) {
+        if (k) this.setHeader(k, obj[k]);
       }
     }
+    flat = flattenOutHeaders(this[kOutHeaders]);
+  } else {
+    // Only writeHead's headers: sent as given, not kept for getHeader().
+    flat = flattenGiven(obj);
   }
-  this.statusCode = statusCode;
+  if (INVALID_VALUE_CHAR.test(this.statusMessage)) throw codes.ERR_INVALID_CHAR('statusMessage');
+  if (noBodyStatus(statusCode)) this._hasBody = false;
+  noteFraming(this, flat);
+  let header = this.statusMessage === STATUS_CODES[statusCode]
+    ? statusLine(statusCode) : `HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`;
+  for (let i = 0; i < flat.length; i += 2) header += flat[i] + ': ' + flat[i + 1] + '\r\n';
+  this._header = header + '\r\n';
+  this[kHeadHeaders] = flat;
   this[kHeadState] = HEAD_STORED;
   return this;
-};
-
-// Decides the head implicitly, as the first write() or end() does in Node.
-function implicitHead(res) {
-  const code = res.statusCode;
-  if (!(code >= 100 && code <= 999) || (code | 0) !== code) throw codes.ERR_HTTP_INVALID_STATUS_CODE(code);
-  res.statusMessage ||= STATUS_CODES[code] || 'unknown';
-  if (INVALID_VALUE_CHAR.test(res.statusMessage)) throw codes.ERR_INVALID_CHAR('statusMessage');
-  res[kHeadState] = HEAD_STORED;
 }
 
-function writeHeadOp(res, end) {
-  res[kHeadState] = HEAD_WRITTEN;
-  const code = res.statusCode;
-  if (noBodyStatus(code)) res[kHasBody] = false;
+const statusLines = [];
+
+// 'HTTP/1.1 200 OK\r\n' and the like, made once per status code.
+function statusLine(code) {
+  return (statusLines[code] ??= `HTTP/1.1 ${code} ${STATUS_CODES[code]}\r\n`);
+}
+
+function pushValue(flat, name, value) {
+  if (Array.isArray(value)) {
+    for (const v of value) flat.push(name, typeof v === 'string' ? v : String(v));
+  } else {
+    flat.push(name, typeof value === 'string' ? value : String(value));
+  }
+}
+
+function flattenOutHeaders(headers) {
   const flat = [];
-  const headers = res[kOutHeaders];
-  if (headers) {
-    for (const entry of headers.values()) {
-      const name = entry[0];
-      const value = entry[1];
-      if (Array.isArray(value)) {
-        for (const v of value) flat.push(name, String(v));
-      } else {
-        flat.push(name, typeof value === 'string' ? value : String(value));
-      }
+  for (const key in headers) {
+    const entry = headers[key];
+    pushValue(flat, entry[0], entry[1]);
+  }
+  return flat;
+}
+
+// writeHead(status, headers) without setHeader() before: an object, a flat
+// [name, value, …] list or a list of [name, value] pairs, each validated.
+function flattenGiven(obj) {
+  const flat = [];
+  if (!obj) return flat;
+  const add = (name, value) => {
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+    pushValue(flat, name, value);
+  };
+  if (Array.isArray(obj)) {
+    if (obj.length && Array.isArray(obj[0])) {
+      for (const entry of obj) add(entry[0], entry[1]);
+    } else {
+      if (obj.length % 2 !== 0) throw codes.ERR_INVALID_ARG_VALUE('headers', obj);
+      for (let n = 0; n < obj.length; n += 2) add(obj[n], obj[n + 1]);
+    }
+  } else {
+    for (const key in obj) {
+      if (Object.hasOwn(obj, key)) add(key, obj[key]);
     }
   }
+  return flat;
+}
+
+// What the headers say about framing, as Node's _storeHeader notes it.
+function noteFraming(res, flat) {
+  if (!res.strictContentLength) return;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i];
+    if (name.length !== 14 || name.toLowerCase() !== 'content-length') continue;
+    res._contentLength = +flat[i + 1];
+    res._removedContLen = false;
+  }
+}
+
+// Hands the stored head to the native side. `end`: the response has no
+// body after it.
+function writeHeadOp(res, end) {
+  res[kHeadState] = HEAD_WRITTEN;
+  res._headerSent = true;
+  const code = res.statusCode;
   const reason = res.statusMessage !== STATUS_CODES[code] ? res.statusMessage : undefined;
-  res[kServer]._writer().head(res[kId], code, end || !res[kHasBody], reason, flat);
+  res[kServer]._writer().head(res[kId], code, end || !res._hasBody, reason, res[kHeadHeaders]);
+}
+
+// Decides the head implicitly, as the first write() or end() does in Node:
+// through `_implicitHeader()`, so that middleware wrapping writeHead (on-
+// headers: morgan, response-time, cookie-session) sees it.
+function implicitHead(res) {
+  res._implicitHeader();
+  if (res[kHeadState] === HEAD_NONE) {
+    // A wrapper that swallowed the call: decide the head as Node would.
+    writeHead.call(res, res.statusCode);
+  }
 }
 
 function validateChunk(chunk) {
@@ -227,11 +307,31 @@ function emitErrorNt(res, err, cb) {
   if (!res.destroyed) res.emit('error', err);
 }
 
-proto.write = function write(chunk, encoding, cb) {
+function byteLength(chunk, encoding) {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding || 'utf8') : chunk.byteLength;
+}
+
+// Node's strictContentLength check (off unless the app turns it on).
+function checkLength(res, len, fromEnd) {
+  if (!res.strictContentLength || res._contentLength == null || !res._hasBody || res._removedContLen ||
+    res.chunkedEncoding || res.hasHeader('transfer-encoding')) {
+    return;
+  }
+  const written = res[kBytesWritten] + len;
+  if (fromEnd ? written !== res._contentLength : written > res._contentLength) {
+    throw codes.ERR_HTTP_CONTENT_LENGTH_MISMATCH(written, res._contentLength);
+  }
+  res[kBytesWritten] = written;
+}
+
+const kBytesWritten = Symbol('bytesWritten');
+
+function write(chunk, encoding, cb) {
   if (typeof encoding === 'function') {
     cb = encoding;
     encoding = null;
   }
+  validateChunk(chunk);
   if (this.finished || this.destroyed) {
     const err = this.finished ? codes.ERR_STREAM_WRITE_AFTER_END() : codes.ERR_STREAM_DESTROYED('write');
     if (this.destroyed) {
@@ -241,30 +341,34 @@ proto.write = function write(chunk, encoding, cb) {
     }
     return false;
   }
-  validateChunk(chunk);
+  if (this.strictContentLength) {
+    this[kBytesWritten] ??= 0;
+    checkLength(this, byteLength(chunk, encoding), false);
+  }
   if (this[kHeadState] === HEAD_NONE) implicitHead(this);
   if (this[kHeadState] === HEAD_STORED) writeHeadOp(this, false);
-  if (!this[kHasBody]) {
+  if (!this._hasBody) {
     if (typeof cb === 'function') process.nextTick(cb);
     return true;
   }
-  const len = typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding || 'utf8') : chunk.byteLength;
+  const len = byteLength(chunk, encoding);
   if (len === 0) {
     if (typeof cb === 'function') process.nextTick(cb);
     return !this[kNeedDrain];
   }
-  const outstanding = this[kOutstanding] + len;
+  const outstanding = this.outputSize + len;
   const over = outstanding >= HIGH_WATER_MARK;
   const hasCb = typeof cb === 'function';
-  this[kServer]._writer().data(this[kId], chunk, encoding || 'utf8', false, over || hasCb);
-  this[kOutstanding] = outstanding;
+  const server = this[kServer];
+  server._writer().data(this[kId], chunk, encoding || 'utf8', false, over || hasCb);
+  this.outputSize = outstanding;
   if (hasCb) (this[kCallbacks] ??= []).push(cb);
   if (over) this[kNeedDrain] = true;
-  this[kServer]._scheduleFlush();
+  server._scheduleFlush();
   return !over;
-};
+}
 
-proto.end = function end(chunk, encoding, cb) {
+function end(chunk, encoding, cb) {
   if (typeof chunk === 'function') {
     cb = chunk;
     chunk = null;
@@ -283,99 +387,142 @@ proto.end = function end(chunk, encoding, cb) {
     return this;
   }
   if (chunk != null) validateChunk(chunk);
+  const hasData = chunk != null && (typeof chunk === 'string' ? chunk.length > 0 : chunk.byteLength > 0);
+  if (this.strictContentLength) {
+    this[kBytesWritten] ??= 0;
+    checkLength(this, hasData ? byteLength(chunk, encoding) : 0, true);
+  }
   if (typeof cb === 'function') this.once('finish', cb);
   const server = this[kServer];
-  const hasData = chunk != null && this[kHasBody] &&
-    (typeof chunk === 'string' ? chunk.length > 0 : chunk.byteLength > 0);
   if (this[kHeadState] === HEAD_NONE) implicitHead(this);
+  const body = hasData && this._hasBody;
   if (this[kHeadState] === HEAD_STORED) {
-    // Head and whole body in one flush: sent with a Content-Length.
-    writeHeadOp(this, !(hasData && this[kHasBody]));
-    if (hasData && this[kHasBody]) server._writer().data(this[kId], chunk, encoding || 'utf8', true, false);
+    if (body && this._removedContLen) {
+      // The app removed Content-Length: stream the body (chunked on
+      // HTTP/1.1), as Node does. An empty data op keeps head and end apart,
+      // so the native side does not send them as one sized body.
+      writeHeadOp(this, false);
+      server._writer().data(this[kId], '', 'latin1', false, false);
+      server._writer().data(this[kId], chunk, encoding || 'utf8', true, false);
+    } else {
+      // Head and whole body in one flush: sent with a Content-Length.
+      writeHeadOp(this, !body);
+      if (body) server._writer().data(this[kId], chunk, encoding || 'utf8', true, false);
+    }
   } else {
-    server._writer().data(this[kId], this[kHasBody] && hasData ? chunk : null, encoding || 'utf8', true, false);
+    server._writer().data(this[kId], body ? chunk : null, encoding || 'utf8', true, false);
   }
   this.finished = true;
+  this.writable = false;
   server._finishing(this);
   return this;
-};
+}
 
-proto.flushHeaders = function flushHeaders() {
+function flushHeaders() {
   if (this.finished || this.destroyed) return;
   if (this[kHeadState] === HEAD_NONE) implicitHead(this);
   if (this[kHeadState] === HEAD_STORED) {
     writeHeadOp(this, false);
     this[kServer]._scheduleFlush();
   }
-};
+}
 
-proto.writeContinue = function writeContinue(cb) {
+function writeContinue(cb) {
   // hyper answers `Expect: 100-continue` when the body is first read.
+  this._sent100 = true;
   if (typeof cb === 'function') process.nextTick(cb);
-};
+}
 
-proto.writeProcessing = function writeProcessing(cb) {
+function writeProcessing(cb) {
   if (typeof cb === 'function') process.nextTick(cb);
-};
+}
 
-proto.addTrailers = function addTrailers() {
-  // Trailers are not supported yet (README: differences from node:http).
-};
+function writeEarlyHints(hints, cb) {
+  if (hints === null || typeof hints !== 'object') {
+    throw codes.ERR_INVALID_ARG_TYPE('hints', 'of type object', hints);
+  }
+  if (typeof cb === 'function') process.nextTick(cb);
+}
 
-proto.setTimeout = function setTimeout(msecs, callback) {
+function addTrailers(headers) {
+  this._trailer = '';
+  const isArray = Array.isArray(headers);
+  for (const key of Object.keys(headers)) {
+    const field = isArray ? headers[key][0] : key;
+    let value = isArray ? headers[key][1] : headers[key];
+    validateHeaderName(field, 'Trailer name');
+    if (Array.isArray(value)) value = value.join('; ');
+    if (INVALID_VALUE_CHAR.test(String(value))) throw codes.ERR_INVALID_CHAR('trailer content', field);
+    this._trailer += `${field}: ${value}\r\n`;
+  }
+}
+
+function setTimeout(msecs, callback) {
   if (callback) this.on('timeout', callback);
+  if (this.socket) this.socket.setTimeout(msecs);
   return this;
-};
+}
 
-proto.cork = function cork() {};
-proto.uncork = function uncork() {};
+function cork() {
+  this[kCorked]++;
+}
 
-proto.destroy = function destroy(err) {
+function uncork() {
+  if (this[kCorked] > 0) this[kCorked]--;
+}
+
+// Ends the exchange now: HTTP/1.1 closes the connection (a body cut short
+// is never taken for a whole one), HTTP/2 resets the stream.
+function destroy(err) {
   if (this.destroyed) return this;
   this.destroyed = true;
   if (!this[kFinished]) this[kServer]._abort(this[kId]);
-  this._closeAfterAbort(err);
+  closeAfterAbort(this, err);
   return this;
-};
+}
 
-// Called by the server when the body was taken by hyper after a flagged write.
-proto._onDrain = function _onDrain() {
-  this[kOutstanding] = 0;
-  const cbs = this[kCallbacks];
-  this[kCallbacks] = null;
+// The native side took the body after a flagged write.
+function onDrain(res) {
+  res.outputSize = 0;
+  const cbs = res[kCallbacks];
+  res[kCallbacks] = null;
   if (cbs) for (const cb of cbs) cb();
-  if (this[kNeedDrain]) {
-    this[kNeedDrain] = false;
-    this.emit('drain');
+  if (res[kNeedDrain]) {
+    res[kNeedDrain] = false;
+    res.emit('drain');
   }
-};
+}
 
 // The end was handed to the native side: 'finish', then 'close'.
-proto._onFinish = function _onFinish() {
-  if (this[kFinished] || this.destroyed) return;
-  this[kFinished] = true;
-  this[kOutstanding] = 0;
-  const cbs = this[kCallbacks];
-  this[kCallbacks] = null;
+function onFinish(res) {
+  if (res[kFinished] || res.destroyed) return;
+  res[kFinished] = true;
+  if (kWritableFinished !== undefined) res[kWritableFinished] = true;
+  res.outputSize = 0;
+  const cbs = res[kCallbacks];
+  res[kCallbacks] = null;
   if (cbs) for (const cb of cbs) cb();
-  this.emit('finish');
-  this[kClosed] = true;
-  this.emit('close');
-};
+  res.emit('finish');
+  res._closed = true;
+  res.emit('close');
+}
 
 // The exchange ended without finishing: 'close' without 'finish'.
-proto._closeAfterAbort = function _closeAfterAbort(err) {
-  this.destroyed = true;
-  if (this[kClosed]) return;
-  this[kClosed] = true;
-  const cbs = this[kCallbacks];
-  this[kCallbacks] = null;
+function closeAfterAbort(res, err) {
+  res.destroyed = true;
+  res.writable = false;
+  if (res._closed) return;
+  res._closed = true;
+  const cbs = res[kCallbacks];
+  res[kCallbacks] = null;
   const error = err || codes.ERR_STREAM_DESTROYED('write');
   process.nextTick(() => {
     if (cbs) for (const cb of cbs) cb(error);
-    if (err && this.listenerCount('error') > 0) this.emit('error', err);
-    this.emit('close');
+    if (err && res.listenerCount('error') > 0) res.emit('error', err);
+    res.emit('close');
   });
-};
+}
 
-module.exports = { ServerResponse, validateHeaderName, validateHeaderValue };
+module.exports = {
+  ServerResponse, validateHeaderName, validateHeaderValue, onDrain, onFinish, closeAfterAbort,
+};

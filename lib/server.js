@@ -6,17 +6,14 @@ const net = require('node:net');
 const dns = require('node:dns');
 const { NativeServer } = require('../binding');
 const { codes, connResetException, fromNative } = require('./errors');
-const { IncomingMessage } = require('./incoming');
-const { ServerResponse } = require('./response');
+const { IncomingMessage, pushBody, endBody, dumpBody, decodeHeaders } = require('./incoming');
+const { ServerResponse, onDrain, onFinish, closeAfterAbort } = require('./response');
 const { connRecord, socketFor } = require('./socket');
 const { UpgradeSocket } = require('./upgrade');
 const wire = require('./wire');
-const { kConn, kId, kStart, kStream } = require('./symbols');
+const { kConn, kId, kStart, kResponse, kRequest, kFinished } = require('./symbols');
 
 const debug = debuglog('lastcall');
-
-// A drained batch larger than this holds more than a few request heads.
-const BIG_BATCH = 16 * 1024;
 
 const kNative = Symbol('native');
 const kState = Symbol('state');
@@ -147,7 +144,7 @@ class Server extends EventEmitter {
     const now = performance.now();
     info.requests = [];
     for (const res of this[kExchanges].values()) {
-      if (res.writableFinished) continue;
+      if (res[kFinished]) continue;
       const req = res.req;
       info.requests.push({
         method: req.method,
@@ -409,18 +406,16 @@ class Server extends EventEmitter {
           q += 4 + ulen;
           const hlen = u32(buf, q);
           p = q + 4 + hlen;
-          // The request decodes its headers from the batch when first
-          // asked. A large batch holds other requests' bodies too, so the
-          // request gets its own copy of its header block instead of
-          // keeping all of that alive for as long as it lives.
-          const req = len <= BIG_BATCH
-            ? new IncomingMessage(this, id, conn || orphanConn, method, url, version, hasBody, buf, q + 4, p, now)
-            : new IncomingMessage(this, id, conn || orphanConn, method, url, version, hasBody, Buffer.from(buf.subarray(q + 4, p)), 0, hlen, now);
+          const c = conn || orphanConn;
+          const socket = socketFor(this, c);
+          const req = new IncomingMessage(this, id, c, socket, method, url, version, hasBody,
+            decodeHeaders(buf, q + 4, p), now);
           if ((buf[p0 + 10] & wire.REQ_UPGRADE) !== 0 && this.listenerCount('upgrade') > 0) {
-            this._upgrade(req, id, conn || orphanConn);
+            this._upgrade(req, id, c);
             break;
           }
-          const res = new ServerResponse(this, req, id);
+          const res = new ServerResponse(this, req, id, socket);
+          req[kResponse] = res;
           exchanges.set(id, res);
           try {
             this.emit('request', req, res);
@@ -437,7 +432,7 @@ class Server extends EventEmitter {
         case wire.EV_BODY: {
           const n = u32(buf, p + 5);
           const res = exchanges.get(id);
-          if (res !== undefined) res.req._onBody(buf.subarray(p + 9, p + 9 + n));
+          if (res !== undefined) pushBody(res.req, buf.subarray(p + 9, p + 9 + n));
           else this[kTunnels].get(id)?._onBody(buf.subarray(p + 9, p + 9 + n));
           p += 9 + n;
           break;
@@ -447,7 +442,7 @@ class Server extends EventEmitter {
           // src/core/dispatch.rs). Taken even if nobody wants it any more.
           const chunk = native.chunk(u32(buf, p + 5));
           const res = exchanges.get(id);
-          if (res !== undefined) res.req._onBody(chunk);
+          if (res !== undefined) pushBody(res.req, chunk);
           else this[kTunnels].get(id)?._onBody(chunk);
           p += 9;
           break;
@@ -455,8 +450,8 @@ class Server extends EventEmitter {
         case wire.EV_END: {
           const res = exchanges.get(id);
           if (res !== undefined) {
-            res.req._onEnd();
-            if (res.writableFinished) exchanges.delete(id);
+            endBody(res.req, null);
+            if (res[kFinished]) exchanges.delete(id);
           } else {
             this[kTunnels].get(id)?._onEnd();
           }
@@ -476,7 +471,7 @@ class Server extends EventEmitter {
         }
         case wire.EV_DRAIN: {
           const res = exchanges.get(id);
-          if (res !== undefined) res._onDrain();
+          if (res !== undefined) onDrain(res);
           else this[kTunnels].get(id)?._onDrain();
           p += 5;
           break;
@@ -589,33 +584,42 @@ function abortExchange(res) {
   if (!req.complete || !req.readableEnded) {
     if (!req.destroyed) req.destroy(connResetException('aborted'));
   }
-  if (!res.writableFinished) res._closeAfterAbort();
+  if (!res[kFinished]) closeAfterAbort(res);
+}
+
+function closeQuietly(req) {
+  const state = req._readableState;
+  state.ended = true;
+  state.endEmitted = true;
+  state.destroyed = true;
+  state.closed = true;
+  state.closeEmitted = true;
 }
 
 function finishAll(server, list) {
   const exchanges = server[kExchanges];
   for (const res of list) {
     if (res.destroyed) continue;
-    res._onFinish();
-    const req = res.req;
-    const dumped = req._dump();
-    if (dumped || req.complete) exchanges.delete(res.req[kId]);
-    if (!req._readableState_closed) {
-      // Node emits 'close' on req once the exchange is over.
-      if (dumped || req.complete) emitReqClose(req);
+    onFinish(res);
+    const req = res[kRequest];
+    const dumped = dumpBody(req);
+    if (dumped || req.complete) {
+      exchanges.delete(req[kId]);
+      // As node:http's resOnFinish: a body nobody reads is dumped, so `req`
+      // still ends and emits 'close'.
+      if (!req._consuming && !req.destroyed && !req._readableState.resumeScheduled) {
+        req._dumped = true;
+        if (req._eventsCount === 0) {
+          // Nobody listens: close the stream without running its events
+          // (Node 24's _dumpAndCloseReadable does the same).
+          closeQuietly(req);
+        } else {
+          req.removeAllListeners('data');
+          req.resume();
+        }
+      }
     }
   }
-}
-
-function emitReqClose(req) {
-  if (req[kStream]) {
-    // A stream that is read to the end closes itself (autoDestroy); one
-    // that was dumped is ended above and closes when consumed or now.
-    if (!req.destroyed && req.readableEnded) return;
-    if (!req.destroyed && !req.readableFlowing) req.resume();
-    return;
-  }
-  req.emit('close');
 }
 
 module.exports = { Server };

@@ -19,6 +19,11 @@ class Socket extends EventEmitter {
     this.readable = !conn.closed;
     this.writable = !conn.closed;
     this.timeout = 0;
+    // What node:http's prototype methods read off a response's socket.
+    this.writableLength = 0;
+    this.writableHighWaterMark = 16 * 1024;
+    this.readableHighWaterMark = 16 * 1024;
+    this.writableCorked = 0;
   }
 
   setTimeout(msecs, callback) {
@@ -71,6 +76,12 @@ function connectionSurface(proto) {
 }
 
 connectionSurface(Socket.prototype);
+
+// A response's cork() and uncork() reach its socket (node:http's own
+// versions, after a prototype swap): the native side already writes each
+// flush at once, so there is nothing to hold back.
+Socket.prototype.cork = function cork() {};
+Socket.prototype.uncork = function uncork() {};
 
 // One record per connection, from EV_CONN_OPEN to EV_CONN_CLOSE; the
 // Socket object is built only if someone asks for it.

@@ -196,7 +196,9 @@ for (const [ex, express] of expresses) {
         headers: { origin: 'http://example.com', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-custom' },
       });
       assert.equal(pre.status, 204);
-      assert.equal(pre.headers['content-length'], '0');
+      // cors sets Content-Length: 0, which node:http sends; RFC 9110 §8.6 says a
+      // 204 MUST NOT carry one, and lastcall leaves it out. Either way, no body.
+      assert.ok([undefined, '0'].includes(pre.headers['content-length']), `Content-Length ${pre.headers['content-length']}`);
       assert.equal(pre.headers['access-control-allow-origin'], 'http://example.com');
       assert.equal(pre.headers['access-control-allow-methods'], 'GET,PUT');
       assert.equal(pre.headers['access-control-allow-headers'], 'x-custom');

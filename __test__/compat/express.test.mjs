@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import express5 from 'express';
 import express4 from 'express4';
 import {
-  impls, serve, request, requestJson, fixtures, connect, parseResponses, within,
+  impls, serve, request, requestJson, fixtures, connect, within,
 } from './helpers.mjs';
 
 const files = fixtures();
@@ -243,8 +243,7 @@ for (const [ex, express] of expresses) {
         const headEnd = text.indexOf('\r\n\r\n');
         assert.ok(headEnd > 0, `a response head for ${path}: ${JSON.stringify(text)}`);
         assert.equal(text.length, headEnd + 4, `no bytes after the head for ${path}: ${JSON.stringify(text.slice(headEnd + 4, headEnd + 100))}`);
-        const [r] = parseResponses(text.replace(/content-length:[^\r]*\r\n/i, ''));
-        assert.equal(r.status, 200);
+        assert.match(text, /^HTTP\/1\.1 200 /);
         assert.match(text, new RegExp(`\r\ncontent-length: ${length}\r\n`, 'i'));
       }
     });

@@ -86,6 +86,7 @@ class Server extends EventEmitter {
     this.timeout = 0;
     this.maxHeadersCount = null;
     this.maxRequestsPerSocket = 0;
+    this.requireHostHeader = options.requireHostHeader ?? true;
     this[kNative] = null;
     this[kState] = IDLE;
     this[kExchanges] = new Map();

@@ -17,6 +17,11 @@ export declare class NativeServer {
    * has fully closed.
    */
   static listen(host: string, port: number, options: NativeOptions, onEvents: () => void, onClosed: () => void): NativeServer
+  /**
+   * Whether this server keeps Node's event loop alive (`server.ref()` /
+   * `server.unref()`).
+   */
+  setRef(keepAlive: boolean): void
   /** The bound address as `[address, family, port]`. */
   address(): [string, string, number]
   /** Takes every pending event record as one Buffer. */

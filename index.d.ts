@@ -34,6 +34,10 @@ export interface ServerOptions {
   maxHeaderSize?: number;
   /** Deadline for `close()`: what is still open then is forced. Default: none. */
   shutdownTimeout?: number;
+  /** HTTP/1.1 requests without Host get 400, as RFC 9112 §3.2 says. Default true. */
+  requireHostHeader?: boolean;
+  /** Join duplicate request headers with ', ' instead of dropping them (Node's option). Default false. */
+  joinDuplicateHeaders?: boolean;
   /** HTTP/2 settings. */
   http2?: Http2Options;
 }
@@ -95,10 +99,7 @@ export interface CloseSnapshot extends ConnectionsInfo {
  * with node:http's API. `close(cb)` stops accepting at once, lets what is in
  * flight finish, and calls back when every connection has ended.
  */
-export declare class Server extends EventEmitter {
-  constructor(requestListener?: RequestListener);
-  constructor(options: ServerOptions, requestListener?: RequestListener);
-
+export interface Server extends EventEmitter {
   keepAliveTimeout: number;
   headersTimeout: number;
   requestTimeout: number;
@@ -131,22 +132,36 @@ export declare class Server extends EventEmitter {
   /** What the open connections are doing right now. */
   connectionsInfo(): ConnectionsInfo;
   getConnections(callback: (err: Error | null, count: number) => void): this;
-  setTimeout(msecs?: number, callback?: () => void): this;
+  /** Inactivity timeout given to every new connection; `'timeout'` gets the socket. */
+  setTimeout(msecs?: number, callback?: (socket: http.IncomingMessage['socket']) => void): this;
   ref(): this;
   unref(): this;
   [Symbol.asyncDispose](): Promise<void>;
 
-  on(event: 'request', listener: RequestListener): this;
+  on(event: 'request' | 'checkContinue' | 'checkExpectation', listener: RequestListener): this;
+  on(event: 'dropRequest', listener: (req: IncomingMessage, socket: http.IncomingMessage['socket']) => void): this;
+  on(event: 'timeout' | 'connection', listener: (socket: http.IncomingMessage['socket']) => void): this;
   on(event: 'listening' | 'close', listener: () => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   on(event: 'closing' | 'closeTimeout', listener: (snapshot: CloseSnapshot) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'request', listener: RequestListener): this;
+  once(event: 'request' | 'checkContinue' | 'checkExpectation', listener: RequestListener): this;
   once(event: 'listening' | 'close', listener: () => void): this;
   once(event: 'error', listener: (err: Error) => void): this;
   once(event: 'closing' | 'closeTimeout', listener: (snapshot: CloseSnapshot) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
+
+/** `Server` is callable with or without `new`, and can be subclassed, as node:http's. */
+export interface ServerConstructor {
+  new (requestListener?: RequestListener): Server;
+  new (options: ServerOptions, requestListener?: RequestListener): Server;
+  (requestListener?: RequestListener): Server;
+  (options: ServerOptions, requestListener?: RequestListener): Server;
+  readonly prototype: Server;
+}
+
+export declare const Server: ServerConstructor;
 
 /** Creates a server; same signature as `http.createServer()`. */
 export declare function createServer(requestListener?: RequestListener): Server;

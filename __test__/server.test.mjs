@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
+import httpClient from 'node:http';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer, impl, request, serve, closed, listen, dropClients } from './helpers.mjs';
@@ -160,4 +161,88 @@ test('a handler that throws is an uncaught exception, as in node:http', async ()
   const [code] = await once(child, 'exit');
   assert.notEqual(code, 0);
   assert.match(err, /boom in handler/);
+});
+
+test('Server() without new returns a server, as node:http\'s does, and the class can be subclassed', async () => {
+  const Server = impl === 'node' ? httpClient.Server : lastcall.Server;
+  const plain = Server((req, res) => res.end('called'));
+  assert.ok(plain instanceof Server);
+  class Mine extends Server {
+    hello() {
+      return 'mine';
+    }
+  }
+  const sub = new Mine((req, res) => res.end('sub'));
+  assert.ok(sub instanceof Mine && sub instanceof Server);
+  assert.equal(sub.hello(), 'mine');
+  for (const [server, body] of [[plain, 'called'], [sub, 'sub']]) {
+    const port = await listen(server);
+    assert.equal((await request('h1', port)).body.toString(), body);
+    dropClients(port);
+    await closed(server);
+  }
+});
+
+// A child process is the only honest way to show "the process exits".
+const exitsWithin = async (code, ms) => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const exited = new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  const timer = new Promise((resolve) => setTimeout(resolve, ms, 'still running'));
+  const result = await Promise.race([exited, timer]);
+  if (result === 'still running') child.kill();
+  return { result, out };
+};
+
+const serverModule = impl === 'node' ? 'node:http' : new URL('../index.mjs', import.meta.url).href;
+
+test('server.unref() lets the process exit while the server listens; ref() keeps it alive again', async () => {
+  const unrefd = await exitsWithin(`
+    import { createServer } from '${serverModule}';
+    const s = createServer((req, res) => res.end('x'));
+    s.listen(0, '127.0.0.1', () => { s.unref(); console.log('listening', s.listening); });`, 10000);
+  assert.equal(unrefd.result, 0, 'an unref()ed listening server does not hold the process');
+  assert.match(unrefd.out, /listening true/);
+  const refd = await exitsWithin(`
+    import { createServer } from '${serverModule}';
+    const s = createServer((req, res) => res.end('x'));
+    s.unref();
+    s.listen(0, '127.0.0.1', () => { s.ref(); console.log('listening'); });`, 1500);
+  assert.equal(refd.result, 'still running', 'ref() after unref() holds the process again');
+});
+
+test('server.setTimeout(): an exchange idle past the timeout emits timeout with the socket; with no listener the socket is destroyed', async (t) => {
+  const { server, port } = await serve(t, () => { /* never answers */ });
+  const heard = new Promise((resolve) => server.setTimeout(150, (socket) => resolve(socket)));
+  const req = httpClient.request({ port, host: '127.0.0.1', agent: false });
+  req.on('error', () => {});
+  req.end();
+  const socket = await Promise.race([heard, new Promise((resolve) => setTimeout(resolve, 5000, null).unref())]);
+  assert.ok(socket !== null, 'timeout was emitted');
+  assert.equal(typeof socket.remoteAddress, 'string');
+  socket.destroy();
+
+  const quiet = createServer(() => { /* never answers */ });
+  const qport = await listen(quiet);
+  quiet.setTimeout(150);
+  const outcome = await new Promise((resolve) => {
+    const r = httpClient.request({ port: qport, host: '127.0.0.1', agent: false });
+    r.on('error', (err) => resolve(err.code));
+    r.on('response', () => resolve('response'));
+    r.end();
+    setTimeout(resolve, 5000, 'hung').unref();
+  });
+  assert.equal(outcome, 'ECONNRESET', 'no timeout listener: the connection is closed without a response');
+  await closed(quiet);
+});
+
+test('HTTP/2 requests get a host header from :authority, so apps written for HTTP/1.1 see their host', { skip: impl === 'node' }, async (t) => {
+  const { port } = await serve(t, (req, res) => res.end(`${req.headers.host}|${req.headers[':authority']}`));
+  const r = await request('h2', port);
+  assert.equal(r.body.toString(), `127.0.0.1:${port}|127.0.0.1:${port}`);
+  const own = await request('h2', port, { headers: { host: 'example.test' } });
+  assert.equal(own.body.toString().split('|')[0], 'example.test', 'a host the client sent is kept');
+  dropClients(port);
 });

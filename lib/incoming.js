@@ -2,7 +2,7 @@
 
 const http = require('node:http');
 const { Readable } = require('node:stream');
-const { kServer, kId, kConn, kEnded, kDemanded, kDumped, kStart, kResponse, kFinished } = require('./symbols');
+const { kTransport, kId, kConn, kEnded, kDemanded, kDumped, kStart, kResponse, kFinished } = require('./symbols');
 const { kNodeHeaders, kNodeHeadersCount, kNodeTrailers, kNodeTrailersCount, kAbortController } = require('./nodeshape');
 
 const HIGH_WATER_MARK = 16 * 1024;
@@ -15,7 +15,7 @@ const HIGH_WATER_MARK = 16 * 1024;
 // Readable's `_read`/`_destroy` as own properties (the documented
 // `new Readable({ read, destroy })` form), which no prototype swap removes.
 // Headers are decoded by Node's own getter on first use.
-function IncomingMessage(server, id, conn, socket, method, url, version, hasBody, rawHeaders, start) {
+function IncomingMessage(transport, id, conn, socket, method, url, version, hasBody, rawHeaders, start) {
   Readable.call(this, { highWaterMark: HIGH_WATER_MARK, read: readBody, destroy: destroyRequest });
   this.socket = socket;
   this.httpVersionMajor = version === 20 ? 2 : 1;
@@ -41,7 +41,7 @@ function IncomingMessage(server, id, conn, socket, method, url, version, hasBody
   this._consuming = false;
   this._dumped = false;
   if (kAbortController !== undefined) this[kAbortController] = null;
-  this[kServer] = server;
+  this[kTransport] = transport;
   this[kStart] = start;
   this[kId] = id;
   this[kConn] = conn;
@@ -66,7 +66,7 @@ function readBody() {
   }
   if (this[kDemanded]) return;
   this[kDemanded] = true;
-  this[kServer]._demand(this[kId]);
+  this[kTransport].demand(this[kId]);
 }
 
 // `_destroy`, as node:http's: a request destroyed before it is complete is
@@ -88,7 +88,7 @@ function destroyRequest(err, cb) {
     // The app gave up on the body (or the client went away): end the
     // exchange so the connection does not wait for it.
     this[kEnded] = true;
-    this[kServer]._abort(this[kId]);
+    this[kTransport].abort(this[kId]);
   }
   // As Node: an error is passed on only if someone listens for it.
   process.nextTick(cb, this.listenerCount('error') > 0 ? err : null);

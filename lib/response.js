@@ -3,7 +3,7 @@
 const http = require('node:http');
 const { STATUS_CODES } = http;
 const { codes } = require('./errors');
-const { kServer, kId, kRequest, kHeadState, kHeadHeaders, kCallbacks, kFinished } = require('./symbols');
+const { kTransport, kId, kRequest, kHeadState, kHeadHeaders, kCallbacks, kFinished } = require('./symbols');
 const { kOutHeaders, kNeedDrain, kCorked, kWritableFinished } = require('./nodeshape');
 
 const HIGH_WATER_MARK = 16 * 1024;
@@ -44,7 +44,7 @@ function validateHeaderValue(name, value) {
 //   to a socket, and the native side owns the framing here. Middleware that
 //   wraps them (compression, on-headers) wraps these, as it would Node's.
 // The EventEmitter state is made on first listener.
-function ServerResponse(server, req, id, socket) {
+function ServerResponse(transport, req, id, socket) {
   this.outputSize = 0;
   this.writable = true;
   this.destroyed = false;
@@ -80,7 +80,7 @@ function ServerResponse(server, req, id, socket) {
   this.writeProcessing = writeProcessing;
   this.writeEarlyHints = writeEarlyHints;
   this.destroy = destroy;
-  this[kServer] = server;
+  this[kTransport] = transport;
   this[kId] = id;
   this[kRequest] = req;
   this[kHeadState] = HEAD_NONE;
@@ -290,7 +290,7 @@ function connectionHeaders(res, flat) {
     if (name.length === 10 && name.toLowerCase() === 'keep-alive') keepAliveSet = true;
   }
   const req = res[kRequest];
-  const server = res[kServer];
+  const server = res[kTransport].server;
   if (req.httpVersionMinor !== 1 || !res.shouldKeepAlive || server.closing) return;
   if (res.maxRequestsOnConnectionReached) {
     flat.push('Connection', 'close');
@@ -320,7 +320,7 @@ function writeHeadOp(res, end) {
   res._headerSent = true;
   const code = res.statusCode;
   const reason = res.statusMessage !== STATUS_CODES[code] ? res.statusMessage : undefined;
-  res[kServer]._writer().head(res[kId], code, end || !res._hasBody, reason, res[kHeadHeaders]);
+  res[kTransport].ops().head(res[kId], code, end || !res._hasBody, reason, res[kHeadHeaders]);
 }
 
 // Decides the head implicitly, as the first write() or end() does in Node:
@@ -398,12 +398,12 @@ function write(chunk, encoding, cb) {
   const outstanding = this.outputSize + len;
   const over = outstanding >= HIGH_WATER_MARK;
   const hasCb = typeof cb === 'function';
-  const server = this[kServer];
-  server._writer().data(this[kId], chunk, encoding || 'utf8', false, over || hasCb);
+  const transport = this[kTransport];
+  transport.ops().data(this[kId], chunk, encoding || 'utf8', false, over || hasCb);
   this.outputSize = outstanding;
   if (hasCb) (this[kCallbacks] ??= []).push(cb);
   if (over) this[kNeedDrain] = true;
-  server._scheduleFlush();
+  transport.scheduleFlush();
   return !over;
 }
 
@@ -432,7 +432,7 @@ function end(chunk, encoding, cb) {
     checkLength(this, hasData ? byteLength(chunk, encoding) : 0, true);
   }
   if (typeof cb === 'function') this.once('finish', cb);
-  const server = this[kServer];
+  const transport = this[kTransport];
   if (this[kHeadState] === HEAD_NONE) implicitHead(this);
   const body = hasData && this._hasBody;
   if (this[kHeadState] === HEAD_STORED) {
@@ -441,19 +441,19 @@ function end(chunk, encoding, cb) {
       // HTTP/1.1), as Node does. An empty data op keeps head and end apart,
       // so the native side does not send them as one sized body.
       writeHeadOp(this, false);
-      server._writer().data(this[kId], '', 'latin1', false, false);
-      server._writer().data(this[kId], chunk, encoding || 'utf8', true, false);
+      transport.ops().data(this[kId], '', 'latin1', false, false);
+      transport.ops().data(this[kId], chunk, encoding || 'utf8', true, false);
     } else {
       // Head and whole body in one flush: sent with a Content-Length.
       writeHeadOp(this, !body);
-      if (body) server._writer().data(this[kId], chunk, encoding || 'utf8', true, false);
+      if (body) transport.ops().data(this[kId], chunk, encoding || 'utf8', true, false);
     }
   } else {
-    server._writer().data(this[kId], body ? chunk : null, encoding || 'utf8', true, false);
+    transport.ops().data(this[kId], body ? chunk : null, encoding || 'utf8', true, false);
   }
   this.finished = true;
   this.writable = false;
-  server._finishing(this);
+  transport.finishing(this);
   return this;
 }
 
@@ -462,7 +462,7 @@ function flushHeaders() {
   if (this[kHeadState] === HEAD_NONE) implicitHead(this);
   if (this[kHeadState] === HEAD_STORED) {
     writeHeadOp(this, false);
-    this[kServer]._scheduleFlush();
+    this[kTransport].scheduleFlush();
   }
 }
 
@@ -517,7 +517,7 @@ function uncork() {
 function destroy(err) {
   if (this.destroyed) return this;
   this.destroyed = true;
-  if (!this[kFinished]) this[kServer]._abort(this[kId]);
+  if (!this[kFinished]) this[kTransport].abort(this[kId]);
   closeAfterAbort(this, err);
   return this;
 }

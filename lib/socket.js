@@ -6,9 +6,9 @@ const { EventEmitter } = require('node:events');
 // parts of net.Socket's surface that handlers commonly touch. The bytes are
 // owned by the native side; this object only describes the connection.
 class Socket extends EventEmitter {
-  constructor(server, conn) {
+  constructor(transport, conn) {
     super();
-    this._server = server;
+    this._transport = transport;
     this._conn = conn;
     this.remoteAddress = conn.remoteAddress;
     this.remotePort = conn.remotePort;
@@ -19,6 +19,7 @@ class Socket extends EventEmitter {
     this.readable = !conn.closed;
     this.writable = !conn.closed;
     this.timeout = 0;
+    this._timer = null;
     // What node:http's prototype methods read off a response's socket.
     this.writableLength = 0;
     this.writableHighWaterMark = 16 * 1024;
@@ -26,16 +27,27 @@ class Socket extends EventEmitter {
     this.writableCorked = 0;
   }
 
+  // The inactivity timeout, as net.Socket's: 'timeout' after `msecs` with
+  // no request, body or response activity on the connection (the native
+  // side owns the bytes, so activity is counted per exchange event).
   setTimeout(msecs, callback) {
     this.timeout = msecs;
     if (callback) this.once('timeout', callback);
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+    if (msecs > 0 && !this.destroyed) {
+      this._timer = setTimeout(onTimeout, msecs, this);
+      this._timer.unref();
+    }
     return this;
   }
 
   // Ends every exchange of this connection: HTTP/1.1 closes the connection,
   // HTTP/2 resets the streams.
   destroy(err) {
-    if (!this.destroyed) this._server._destroyConnection(this._conn.id);
+    if (!this.destroyed) this._transport.destroyConnection(this._conn.id);
     if (err) process.nextTick(() => this.emit('error', err));
     return this;
   }
@@ -45,12 +57,34 @@ class Socket extends EventEmitter {
   }
 
   _closed() {
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
     if (this.destroyed && !this.readable) return;
     this.destroyed = true;
     this.readable = false;
     this.writable = false;
     this.emit('close', false);
   }
+}
+
+// node:http's socketOnTimeout: the request in flight, its response and the
+// server hear of it; if none listens, the socket is destroyed.
+function onTimeout(socket) {
+  const res = socket._conn.current;
+  const req = res !== null ? res.req : null;
+  const reqHeard = req !== null && !req.complete && req.emit('timeout', socket);
+  const resHeard = res !== null && !res.writableEnded && res.emit('timeout', socket);
+  const serverHeard = socket._transport.server.emit('timeout', socket);
+  socket.emit('timeout');
+  if (!reqHeard && !resHeard && !serverHeard) socket.destroy();
+}
+
+// Activity on a connection restarts its inactivity timer.
+function touch(conn) {
+  const socket = conn.socket;
+  if (socket !== null && socket._timer !== null) socket._timer.refresh();
 }
 
 // The net.Socket surface both socket kinds share: addresses and the
@@ -86,12 +120,12 @@ Socket.prototype.uncork = function uncork() {};
 // One record per connection, from EV_CONN_OPEN to EV_CONN_CLOSE; the
 // Socket object is built only if someone asks for it.
 function connRecord(id, localAddress, localPort, remoteAddress, remotePort) {
-  return { id, localAddress, localPort, remoteAddress, remotePort, socket: null, tunnel: null, closed: false, requests: 0 };
+  return { id, localAddress, localPort, remoteAddress, remotePort, socket: null, tunnel: null, closed: false, requests: 0, current: null };
 }
 
-function socketFor(server, conn) {
-  if (conn.socket === null) conn.socket = new Socket(server, conn);
+function socketFor(transport, conn) {
+  if (conn.socket === null) conn.socket = new Socket(transport, conn);
   return conn.socket;
 }
 
-module.exports = { Socket, connRecord, socketFor, connectionSurface };
+module.exports = { Socket, connRecord, socketFor, connectionSurface, touch };

@@ -2,7 +2,7 @@
 
 // Private state lives under these symbols, as in Node's lib/_http_*.js.
 module.exports = {
-  kServer: Symbol('server'),
+  kTransport: Symbol('transport'),
   kId: Symbol('id'),
   kConn: Symbol('conn'),
   kEnded: Symbol('ended'),

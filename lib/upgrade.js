@@ -15,9 +15,9 @@ const { OP_CLOSE } = require('./wire');
 // (a refusal such as 400) goes out as an ordinary response whose body is what
 // the application writes next.
 class UpgradeSocket extends Duplex {
-  constructor(server, id, conn) {
+  constructor(transport, id, conn) {
     super({ allowHalfOpen: true, highWaterMark: 64 * 1024 });
-    this._server = server;
+    this._transport = transport;
     this._id = id;
     this._conn = conn;
     this._head = '';
@@ -95,7 +95,7 @@ class UpgradeSocket extends Duplex {
         // an 'upgrade' listener: the connection ends with this response.
         parsed.headers = closing(parsed.headers);
       }
-      const writer = this._server._writer();
+      const writer = this._transport.ops();
       writer.head(this._id, parsed.status, false, parsed.reason, parsed.headers);
       if (rest.length === 0) {
         callback();
@@ -103,7 +103,7 @@ class UpgradeSocket extends Duplex {
       }
       chunk = rest;
     }
-    const writer = this._server._writer();
+    const writer = this._transport.ops();
     const len = chunk.length;
     this.bytesWritten += len;
     this._outstanding += len;
@@ -137,16 +137,16 @@ class UpgradeSocket extends Duplex {
     this._ended = true;
     if (!this._headSent) {
       // Ended before any response: nothing was promised, close the connection.
-      this._server._abort(this._id);
+      this._transport.abort(this._id);
       callback();
       return;
     }
-    this._server._writer().data(this._id, Buffer.alloc(0), undefined, true, false);
+    this._transport.ops().data(this._id, Buffer.alloc(0), undefined, true, false);
     callback();
   }
 
   _read() {
-    this._server._demand(this._id);
+    this._transport.demand(this._id);
   }
 
   _destroy(err, callback) {
@@ -160,10 +160,10 @@ class UpgradeSocket extends Duplex {
       // write() still delivers it (ws refuses a login with write(401) then
       // destroy(), and ws.terminate() follows ws.send()): what was written
       // goes out, then the connection closes.
-      this._server._writer().simple(OP_CLOSE, this._id);
-      this._server._dropTunnel(this._id, false);
+      this._transport.ops().simple(OP_CLOSE, this._id);
+      this._transport.dropTunnel(this._id, false);
     } else {
-      this._server._dropTunnel(this._id, !clean && !this._remoteGone);
+      this._transport.dropTunnel(this._id, !clean && !this._remoteGone);
     }
     callback(err);
   }

@@ -30,3 +30,14 @@ async function dispose(): Promise<void> {
   await s[Symbol.asyncDispose]();
 }
 void dispose;
+
+// node:http's forms: Server() without new, subclassing, unref(), setTimeout().
+class Counting extends Server {
+  served = 0;
+}
+const called: Server = Server({ requireHostHeader: false }, (req, res) => res.end());
+const sub = new Counting((req, res) => res.end());
+sub.served += 1;
+called.unref().ref().setTimeout(1000, (socket) => socket.destroy());
+called.on('checkContinue', (req, res) => { res.writeContinue(); res.end(); });
+called.on('dropRequest', (req, socket) => console.log(req.url, socket.remoteAddress));

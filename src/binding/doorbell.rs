@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::Status;
+use napi::{Env, Status};
 
 use crate::core::dispatch::Doorbell;
 
@@ -26,6 +26,27 @@ impl JsDoorbell {
         JsDoorbell {
             ring,
             closed: Mutex::new(Some(closed)),
+        }
+    }
+}
+
+impl JsDoorbell {
+    /// Whether the anchor keeps Node's event loop alive: `server.unref()`
+    /// lets the process exit while the server still listens, as Node's
+    /// handles do. A no-op once the server has closed.
+    pub fn set_ref(&self, env: &Env, keep_alive: bool) -> napi::Result<()> {
+        let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tsfn) = closed.as_mut() else {
+            return Ok(());
+        };
+        // napi-rs deprecates these in favour of cloning for reference
+        // counting; here they mean what napi_ref/unref_threadsafe_function
+        // mean, whether the function keeps the event loop alive.
+        #[allow(deprecated)]
+        if keep_alive {
+            tsfn.refer(env)
+        } else {
+            tsfn.unref(env)
         }
     }
 }

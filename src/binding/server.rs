@@ -55,6 +55,8 @@ impl From<NativeOptions> for Config {
 #[napi]
 pub struct NativeServer {
     inner: Arc<Server>,
+    /// Kept to ref/unref the event-loop anchor (`server.ref()`/`unref()`).
+    doorbell: Arc<JsDoorbell>,
     /// Force-closes the server if its environment (a worker thread) goes
     /// away without `close()` (DESIGN §4). Removed once the server closed.
     cleanup: Option<CleanupEnvHook<Arc<Server>>>,
@@ -98,6 +100,7 @@ impl NativeServer {
             .build()?;
         let closed = on_closed.build_threadsafe_function().build()?;
         let doorbell = Arc::new(JsDoorbell::new(ring, closed));
+        let anchor = doorbell.clone();
         let port =
             u16::try_from(port).map_err(|_| napi::Error::from_reason("port out of range"))?;
         let inner = Arc::new(Server::listen(&host, port, options.into(), doorbell).map_err(to_js)?);
@@ -111,9 +114,17 @@ impl NativeServer {
             .ok();
         Ok(NativeServer {
             inner,
+            doorbell: anchor,
             cleanup,
             chunks: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Whether this server keeps Node's event loop alive (`server.ref()` /
+    /// `server.unref()`).
+    #[napi(catch_unwind)]
+    pub fn set_ref(&self, env: Env, keep_alive: bool) -> napi::Result<()> {
+        self.doorbell.set_ref(&env, keep_alive)
     }
 
     /// The bound address as `[address, family, port]`.

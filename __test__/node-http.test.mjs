@@ -370,7 +370,7 @@ for (const [name, createServer] of impls) {
     assert.equal(second.headers['keep-alive'], undefined);
   });
 
-  test(`${name}: with maxRequestsPerSocket = 2 a third pipelined request gets 503 and 'dropRequest' (req, socket), not 'request'`, async (t) => {
+  test(`${name}: with maxRequestsPerSocket = 2 a third pipelined request never reaches 'request' (node:http: 503 and 'dropRequest')`, async (t) => {
     const urls = [];
     const { server, port } = await serve(t, name, createServer, (req, res) => {
       urls.push(req.url);
@@ -383,6 +383,20 @@ for (const [name, createServer] of impls) {
     const conn = await connect(port);
     t.after(() => conn.destroy());
     conn.write(get('/1') + get('/2') + get('/3'));
+    if (name === 'lastcall') {
+      // hyper reads no request after a response that says Connection: close,
+      // so the third is left unanswered and the connection ends: the request
+      // never reached the app, and a client retries it safely (DESIGN C13).
+      // README "Differences" has this row.
+      await conn.waitFor((s) => parseResponses(s).length === 2, BOUND_MS, 'two responses');
+      await conn.ended;
+      const responses = parseResponses(conn.text());
+      assert.deepEqual(responses.map((r) => r.status), [200, 200]);
+      assert.deepEqual(responses.map((r) => r.headers.connection), ['keep-alive', 'close']);
+      assert.deepEqual(urls, ['/1', '/2']);
+      assert.deepEqual(dropped, []);
+      return;
+    }
     await conn.waitFor((s) => parseResponses(s).length === 3, BOUND_MS, 'three responses');
     const responses = parseResponses(conn.text());
     assert.deepEqual(responses.map((r) => r.status), [200, 200, 503]);

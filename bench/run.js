@@ -279,6 +279,7 @@ const scenarios = [
   { name: 'response-64k', loader: 'h1', impls: ['lastcall', 'node'], mode: 'big', full: true },
   { name: 'upload-1m', loader: 'upload', impls: ['lastcall', 'node'], mode: 'echo', full: true },
   { name: 'ws-echo', loader: 'ws', impls: ['lastcall', 'node'], script: 'ws-echo.js' },
+  { name: 'express-h1', loader: 'h1', impls: ['lastcall', 'node'], script: 'express.js' },
 ];
 
 async function measure(impl, loader, script, mode) {

@@ -350,14 +350,18 @@ function byteLength(chunk, encoding) {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding || 'utf8') : chunk.byteLength;
 }
 
-// Node's strictContentLength check (off unless the app turns it on).
-function checkLength(res, len, fromEnd) {
-  if (!res.strictContentLength || res._contentLength == null || !res._hasBody || res._removedContLen ||
-    res.chunkedEncoding || res.hasHeader('transfer-encoding')) {
-    return;
-  }
-  const written = res[kBytesWritten] + len;
-  if (fromEnd ? written !== res._contentLength : written > res._contentLength) {
+// Node's strictContentLength rules (off unless the app turns them on): the
+// bytes written are counted from the first write; once the head has fixed
+// a Content-Length, a write past it throws, and so does an end() short of
+// or past it.
+function strictLength(res) {
+  return res.strictContentLength && res._contentLength != null && res._hasBody && !res._removedContLen &&
+    !res.chunkedEncoding && !res.hasHeader('transfer-encoding');
+}
+
+function countLength(res, len, fromEnd) {
+  const written = (res[kBytesWritten] ?? 0) + len;
+  if (strictLength(res) && (fromEnd ? written !== res._contentLength : written > res._contentLength)) {
     throw codes.ERR_HTTP_CONTENT_LENGTH_MISMATCH(written, res._contentLength);
   }
   res[kBytesWritten] = written;
@@ -380,10 +384,7 @@ function write(chunk, encoding, cb) {
     }
     return false;
   }
-  if (this.strictContentLength) {
-    this[kBytesWritten] ??= 0;
-    checkLength(this, byteLength(chunk, encoding), false);
-  }
+  if (this.strictContentLength) countLength(this, byteLength(chunk, encoding), false);
   if (this[kHeadState] === HEAD_NONE) implicitHead(this);
   if (this[kHeadState] === HEAD_STORED) writeHeadOp(this, false);
   if (!this._hasBody) {
@@ -427,13 +428,13 @@ function end(chunk, encoding, cb) {
   }
   if (chunk != null) validateChunk(chunk);
   const hasData = chunk != null && (typeof chunk === 'string' ? chunk.length > 0 : chunk.byteLength > 0);
-  if (this.strictContentLength) {
-    this[kBytesWritten] ??= 0;
-    checkLength(this, hasData ? byteLength(chunk, encoding) : 0, true);
-  }
-  if (typeof cb === 'function') this.once('finish', cb);
+  if (this.strictContentLength && hasData) countLength(this, byteLength(chunk, encoding), true);
   const transport = this[kTransport];
   if (this[kHeadState] === HEAD_NONE) implicitHead(this);
+  if (strictLength(this) && (this[kBytesWritten] ?? 0) !== this._contentLength) {
+    throw codes.ERR_HTTP_CONTENT_LENGTH_MISMATCH(this[kBytesWritten] ?? 0, this._contentLength);
+  }
+  if (typeof cb === 'function') this.once('finish', cb);
   const body = hasData && this._hasBody;
   if (this[kHeadState] === HEAD_STORED) {
     if (body && this._removedContLen) {

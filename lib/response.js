@@ -300,10 +300,17 @@ function connectionHeaders(res, flat) {
   if (asked !== undefined && /(?:^|\W)close(?:$|\W)/i.test(asked)) return;
   flat.push('Connection', 'keep-alive');
   const timeout = server.keepAliveTimeout;
-  if (timeout > 0 && !keepAliveSet) {
-    const max = server.maxRequestsPerSocket > 0 ? `, max=${server.maxRequestsPerSocket}` : '';
-    flat.push('Keep-Alive', `timeout=${Math.floor(timeout / 1000)}${max}`);
-  }
+  if (timeout > 0 && !keepAliveSet) flat.push('Keep-Alive', keepAliveValue(timeout, server.maxRequestsPerSocket));
+}
+
+// The Keep-Alive value, made again only when the server's settings change.
+let lastKeepAlive = { timeout: -1, max: -1, value: '' };
+function keepAliveValue(timeout, max) {
+  const last = lastKeepAlive;
+  if (last.timeout === timeout && last.max === max) return last.value;
+  const value = `timeout=${Math.floor(timeout / 1000)}${max > 0 ? `, max=${max}` : ''}`;
+  lastKeepAlive = { timeout, max, value };
+  return value;
 }
 
 function requestConnection(raw) {

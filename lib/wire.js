@@ -57,14 +57,24 @@ class OpWriter {
     this.buf[this.pos++] = v;
   }
 
+  // Plain byte stores: Buffer's writeUInt*LE check their arguments on every
+  // call, and these run several times per op (the caller reserved room).
   u16(v) {
-    this.buf.writeUInt16LE(v, this.pos);
-    this.pos += 2;
+    const buf = this.buf;
+    const p = this.pos;
+    buf[p] = v;
+    buf[p + 1] = v >>> 8;
+    this.pos = p + 2;
   }
 
   u32(v) {
-    this.buf.writeUInt32LE(v, this.pos);
-    this.pos += 4;
+    const buf = this.buf;
+    const p = this.pos;
+    buf[p] = v;
+    buf[p + 1] = v >>> 8;
+    buf[p + 2] = v >>> 16;
+    buf[p + 3] = v >>> 24;
+    this.pos = p + 4;
   }
 
   // Writes a latin1 string prefixed by its length (u16 or u32). Short ones

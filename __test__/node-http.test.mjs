@@ -644,3 +644,21 @@ for (const [name, createServer] of impls) {
     assert.doesNotMatch(text, /head body/);
   });
 }
+
+// hyper closes the connection after a request that carries both
+// Transfer-Encoding and Content-Length; the response must say so once, not
+// "keep-alive, close". (node:http refuses that request with 400.)
+test('lastcall: a request that hyper will not keep alive gets Connection: close, never keep-alive beside it', async (t) => {
+  const { port } = await serve(t, 'lastcall', lastcall.createServer, (req, res) => {
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  const conn = await connect(port);
+  t.after(() => conn.destroy());
+  conn.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+  await conn.waitFor((s) => parseResponses(s).length === 1, BOUND_MS, 'the response');
+  const [r] = parseResponses(conn.text());
+  assert.equal(r.headers.connection, 'close');
+  assert.equal(r.headers['keep-alive'], undefined);
+  await conn.ended;
+});

@@ -296,8 +296,7 @@ function connectionHeaders(res, flat) {
     flat.push('Connection', 'close');
     return;
   }
-  const asked = requestConnection(req.rawHeaders);
-  if (asked !== undefined && /(?:^|\W)close(?:$|\W)/i.test(asked)) return;
+  if (!staysOpen(req.rawHeaders)) return;
   flat.push('Connection', 'keep-alive');
   const timeout = server.keepAliveTimeout;
   if (timeout > 0 && !keepAliveSet) flat.push('Keep-Alive', keepAliveValue(timeout, server.maxRequestsPerSocket));
@@ -313,11 +312,17 @@ function keepAliveValue(timeout, max) {
   return value;
 }
 
-function requestConnection(raw) {
+// Whether hyper keeps the connection after this request, as far as its
+// head tells: not when the client asked to close, nor when the request
+// carries Transfer-Encoding (hyper closes after a request that also had a
+// Content-Length, and drops that Content-Length before we see it).
+function staysOpen(raw) {
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 10 && raw[i] === 'connection') return raw[i + 1];
+    const name = raw[i];
+    if (name === 'transfer-encoding') return false;
+    if (name === 'connection' && /(?:^|\W)close(?:$|\W)/i.test(raw[i + 1])) return false;
   }
-  return undefined;
+  return true;
 }
 
 // Hands the stored head to the native side. `end`: the response has no

@@ -74,15 +74,14 @@ function connResetException(message) {
   return err;
 }
 
-// Native errors arrive as `CODE|syscall|message` (src/binding/error.rs).
+// Native errors carry Node's `code`, and for a failed listen its `syscall`,
+// as fields; `message` is the core's own text (src/binding/error.rs).
 function fromNative(err, address, port) {
-  const text = String(err && err.message);
-  const parts = text.split('|');
-  if (parts.length < 3) return err;
-  const [code, syscall] = parts;
-  const rest = parts.slice(2).join('|');
+  if (err === null || typeof err !== 'object' || typeof err.code !== 'string') return err;
+  const { code, syscall } = err;
+  const rest = String(err.message);
   if (code === 'ERR_SERVER_NOT_RUNNING') return codes.ERR_SERVER_NOT_RUNNING();
-  if (!code.startsWith('E') || code.startsWith('ERR_')) {
+  if (!code.startsWith('E') || code.startsWith('ERR_') || typeof syscall !== 'string') {
     const e = new Error(rest);
     e.code = code;
     return e;

@@ -103,7 +103,8 @@ impl NativeServer {
         let anchor = doorbell.clone();
         let port =
             u16::try_from(port).map_err(|_| napi::Error::from_reason("port out of range"))?;
-        let inner = Arc::new(Server::listen(&host, port, options.into(), doorbell).map_err(to_js)?);
+        let server = Server::listen(&host, port, options.into(), doorbell);
+        let inner = Arc::new(server.map_err(|e| to_js(&env, e))?);
         let cleanup = env
             .add_env_cleanup_hook(inner.clone(), |server| {
                 // The environment is going away: nobody will wait for the
@@ -167,15 +168,17 @@ impl NativeServer {
 
     /// Hands one flush of response parts to the I/O thread.
     #[napi(catch_unwind)]
-    pub fn flush(&self, meta: &[u8], chunks: Vec<&[u8]>) -> napi::Result<()> {
+    pub fn flush(&self, env: Env, meta: &[u8], chunks: Vec<&[u8]>) -> napi::Result<()> {
         let external = chunks.into_iter().map(|c| Some(pool::copy(c))).collect();
-        self.inner.submit(meta, external).map_err(to_js)
+        self.inner
+            .submit(meta, external)
+            .map_err(|e| to_js(&env, e))
     }
 
     /// Stops accepting and releases the port before returning.
     #[napi(catch_unwind)]
-    pub fn close(&self) -> napi::Result<()> {
-        self.inner.close().map_err(to_js)
+    pub fn close(&self, env: Env) -> napi::Result<()> {
+        self.inner.close().map_err(|e| to_js(&env, e))
     }
 
     /// Closes idle connections now (HTTP/2: sessions without open streams).

@@ -2,18 +2,17 @@
 //!
 //! A response whose head and end arrive in the same flush from JS is a
 //! [`ResBody::full`] with an exact length (hyper then writes Content-Length);
-//! anything else streams through a [`Pipe`] (chunked on HTTP/1.1).
+//! anything else streams through an [`Outgoing`] queue (chunked on HTTP/1.1).
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::core::exchange::ExchangeGuard;
+use crate::core::outgoing::{Next, Outgoing};
 
 /// The exchange ended before its response was complete.
 ///
@@ -49,66 +48,32 @@ impl std::error::Error for Aborted {
     }
 }
 
-/// Body bytes written by JS and not yet taken by hyper.
-#[derive(Default)]
-pub struct Pipe {
-    queue: VecDeque<Bytes>,
-    queued: usize,
-    ended: bool,
-    aborted: bool,
-    want_drain: bool,
-    waker: Option<Waker>,
-}
-
-impl Pipe {
-    /// Appends a chunk from JS; `end` marks the last one.
-    pub fn push(&mut self, chunk: Bytes, end: bool, want_drain: bool) {
-        if !chunk.is_empty() {
-            self.queued += chunk.len();
-            self.queue.push_back(chunk);
-        }
-        self.ended |= end;
-        self.want_drain |= want_drain;
-        self.wake();
-    }
-
-    /// Fails the body: hyper resets the stream or closes the connection, so
-    /// a truncated body is never taken for a complete one.
-    pub fn abort(&mut self) {
-        self.aborted = true;
-        self.queue.clear();
-        self.queued = 0;
-        self.wake();
-    }
-
-    /// Bytes waiting for hyper.
-    pub fn queued(&self) -> usize {
-        self.queued
-    }
-
-    fn wake(&mut self) {
-        if let Some(w) = self.waker.take() {
-            w.wake();
-        }
-    }
+/// What a response body tells the exchange it belongs to. Declared here
+/// and implemented by the hub, so this module knows no exchange. (`Unpin`:
+/// hyper polls the body pinned, and nothing in it is structurally pinned.)
+pub trait BodyEvents: Unpin {
+    /// The queued bytes were taken by hyper after JS asked to hear of it.
+    fn drained(&self);
+    /// hyper dropped the body; `clean` if it was delivered whole.
+    fn closed(self, clean: bool);
 }
 
 enum Kind {
     Full(Option<Bytes>),
-    Pipe(Rc<RefCell<Pipe>>),
+    Pipe(Rc<RefCell<Outgoing>>),
 }
 
-/// A response body, tied to its exchange: dropping it tells the exchange
-/// whether the body was delivered whole.
-pub struct ResBody {
+/// A response body, tied to its exchange through `G`: dropping it tells the
+/// exchange whether the body was delivered whole.
+pub struct ResBody<G: BodyEvents> {
     kind: Kind,
     finished: bool,
-    guard: Option<ExchangeGuard>,
+    guard: Option<G>,
 }
 
-impl ResBody {
+impl<G: BodyEvents> ResBody<G> {
     /// A body known in full (possibly empty).
-    pub fn full(bytes: Bytes, guard: ExchangeGuard) -> Self {
+    pub fn full(bytes: Bytes, guard: G) -> Self {
         ResBody {
             kind: Kind::Full(Some(bytes).filter(|b| !b.is_empty())),
             finished: false,
@@ -117,7 +82,7 @@ impl ResBody {
     }
 
     /// A streaming body fed through `pipe`.
-    pub fn pipe(pipe: Rc<RefCell<Pipe>>, guard: ExchangeGuard) -> Self {
+    pub fn pipe(pipe: Rc<RefCell<Outgoing>>, guard: G) -> Self {
         ResBody {
             kind: Kind::Pipe(pipe),
             finished: false,
@@ -126,7 +91,7 @@ impl ResBody {
     }
 }
 
-impl Body for ResBody {
+impl<G: BodyEvents> Body for ResBody<G> {
     type Data = Bytes;
     type Error = Aborted;
 
@@ -145,25 +110,22 @@ impl Body for ResBody {
             },
             Kind::Pipe(pipe) => {
                 let mut p = pipe.borrow_mut();
-                if p.aborted {
-                    return Poll::Ready(Some(Err(Aborted::cancel())));
-                }
-                if let Some(chunk) = p.queue.pop_front() {
-                    p.queued -= chunk.len();
-                    if p.queued == 0 && p.want_drain {
-                        p.want_drain = false;
-                        if let Some(g) = &this.guard {
-                            g.drained();
-                        }
+                match p.poll_next(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Next::Aborted) => Poll::Ready(Some(Err(Aborted::cancel()))),
+                    Poll::Ready(Next::End) => {
+                        this.finished = true;
+                        Poll::Ready(None)
                     }
-                    return Poll::Ready(Some(Ok(Frame::data(chunk))));
+                    Poll::Ready(Next::Bytes(chunk)) => {
+                        if p.take_drain() {
+                            if let Some(g) = &this.guard {
+                                g.drained();
+                            }
+                        }
+                        Poll::Ready(Some(Ok(Frame::data(chunk))))
+                    }
                 }
-                if p.ended {
-                    this.finished = true;
-                    return Poll::Ready(None);
-                }
-                p.waker = Some(cx.waker().clone());
-                Poll::Pending
             }
         }
     }
@@ -183,13 +145,13 @@ impl Body for ResBody {
     }
 }
 
-impl Drop for ResBody {
+impl<G: BodyEvents> Drop for ResBody<G> {
     fn drop(&mut self) {
         // A full body was handed over whole even if hyper never polled it
         // (HEAD, 304): only a streaming body can be cut short.
         let clean = self.finished || matches!(self.kind, Kind::Full(_));
         if let Some(g) = self.guard.take() {
-            g.response_closed(clean);
+            g.closed(clean);
         }
     }
 }

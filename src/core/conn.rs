@@ -2,10 +2,8 @@
 //! it with hyper, keep the keep-alive timer, and shut down gracefully when the
 //! server starts closing.
 
-use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,247 +13,18 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
 use crate::core::config::Config;
+use crate::core::conn_state::{ConnState, TunnelState};
 use crate::core::ending::{finish, Ending};
-use crate::core::exchange::{Hub, TimedOut};
-use crate::core::io::Socket;
+use crate::core::hub::{Hub, TimedOut};
+use crate::core::io::{bytes_waiting, Socket};
 use crate::core::tracker::{ConnGuard, Gauge, Tracker};
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// Per-connection state shared by the connection task and its exchanges.
-pub struct ConnState {
-    /// Connection id, as JS knows it.
-    pub id: u32,
-    /// Whether the connection speaks HTTP/2.
-    pub h2: bool,
-    tracker: Arc<Tracker>,
-    /// Exchanges whose response is still open.
-    open: RefCell<Vec<u32>>,
-    /// What the socket wrapper records as bytes arrive.
-    activity: Arc<Activity>,
-    /// Once set, new HTTP/2 streams are refused (a closing session whose
-    /// client never acknowledged our PING, DESIGN C5).
-    refuse_new: Cell<bool>,
-    /// The exchange that switched protocols, and whether its tunnel is
-    /// still open (DESIGN C11).
-    tunnel: Cell<Option<(u32, TunnelState)>>,
-    /// When the request body of this exchange must have arrived
-    /// (`requestTimeout`, HTTP/1.1).
-    request_deadline: Cell<Option<(Instant, u32)>>,
-    /// Woken when an exchange begins or ends, or the tunnel closes.
-    changed: Notify,
-    /// Woken when a request deadline is set, so the HTTP/1.1 loop arms its
-    /// timer; kept apart from `changed` so an ordinary request does not
-    /// wake the connection task twice more.
-    deadline_set: Notify,
-}
-
-impl ConnState {
-    /// A fresh connection state.
-    pub fn new(id: u32, h2: bool, tracker: Arc<Tracker>) -> Self {
-        ConnState {
-            id,
-            h2,
-            tracker,
-            open: RefCell::new(Vec::new()),
-            activity: Arc::new(Activity::new()),
-            refuse_new: Cell::new(false),
-            request_deadline: Cell::new(None),
-            tunnel: Cell::new(None),
-            changed: Notify::new(),
-            deadline_set: Notify::new(),
-        }
-    }
-
-    /// Exchange `id` started.
-    pub fn begin(&self, id: u32) {
-        let mut open = self.open.borrow_mut();
-        if self.h2 {
-            self.tracker.inc(Gauge::H2Streams);
-        } else if open.is_empty() {
-            self.tracker.inc(Gauge::H1Busy);
-        }
-        open.push(id);
-        self.activity.busy.store(true, Ordering::Relaxed);
-        self.activity.head_started.store(false, Ordering::Relaxed);
-        self.changed.notify_one();
-    }
-
-    /// Exchange `id`'s response ended (or it was aborted).
-    pub fn end(&self, id: u32) {
-        let mut open = self.open.borrow_mut();
-        let Some(at) = open.iter().position(|&x| x == id) else {
-            return;
-        };
-        open.swap_remove(at);
-        self.activity
-            .busy
-            .store(!open.is_empty(), Ordering::Relaxed);
-        if self.h2 {
-            self.tracker.dec(Gauge::H2Streams);
-        } else if open.is_empty() {
-            self.tracker.dec(Gauge::H1Busy);
-        }
-        drop(open);
-        self.touch();
-        self.changed.notify_one();
-    }
-
-    /// Something happened on the connection.
-    pub fn touch(&self) {
-        self.activity.touch();
-    }
-
-    /// The activity record the socket wrapper updates.
-    pub fn activity(&self) -> Arc<Activity> {
-        self.activity.clone()
-    }
-
-    /// No exchange is open.
-    pub fn is_idle(&self) -> bool {
-        self.open.borrow().is_empty()
-    }
-
-    /// Exchange `id` is switching protocols; the connection now counts as
-    /// upgraded until its tunnel closes.
-    pub fn tunnel_opened(&self, id: u32) {
-        self.tunnel.set(Some((id, TunnelState::Open)));
-        self.tracker.inc(Gauge::Upgraded);
-    }
-
-    /// The tunnel ended; `clean` if both sides closed in order.
-    pub fn tunnel_closed(&self, clean: bool) {
-        if let Some((id, TunnelState::Open)) = self.tunnel.get() {
-            let state = if clean {
-                TunnelState::Closed
-            } else {
-                TunnelState::Failed
-            };
-            self.tunnel.set(Some((id, state)));
-            self.tracker.dec(Gauge::Upgraded);
-            self.changed.notify_one();
-        }
-    }
-
-    /// Exchange `id` must have received its whole body by `at`.
-    pub fn set_request_deadline(&self, id: u32, at: Instant) {
-        self.request_deadline.set(Some((at, id)));
-        self.deadline_set.notify_one();
-    }
-
-    /// Whether new HTTP/2 streams are refused.
-    pub fn refuses_new(&self) -> bool {
-        self.refuse_new.get()
-    }
-
-    /// Ids of the exchanges whose response is still open.
-    pub fn open_exchanges(&self) -> Vec<u32> {
-        self.open.borrow().clone()
-    }
-
-    fn release(&self) {
-        // Anything still counted here is being dropped with the connection.
-        let open = std::mem::take(&mut *self.open.borrow_mut());
-        if self.h2 {
-            for _ in &open {
-                self.tracker.dec(Gauge::H2Streams);
-            }
-        } else if !open.is_empty() {
-            self.tracker.dec(Gauge::H1Busy);
-        }
-    }
-}
-
-/// What the socket wrapper records as bytes arrive. Shared with the socket,
-/// which hyper requires to be `Send` for upgrades; only the I/O thread
-/// touches it, so relaxed atomics cost next to nothing.
-pub struct Activity {
-    epoch: Instant,
-    /// Microseconds since `epoch` of the last activity.
-    last: AtomicU64,
-    /// Bytes arrived while no exchange was open: a request head may be
-    /// half-read (HTTP/1.1).
-    head_started: AtomicBool,
-    /// An exchange is open.
-    busy: AtomicBool,
-    /// Our side's FIN is sent (hyper shut the write side down).
-    write_shut: AtomicBool,
-    /// Microseconds since `epoch` of our last write, plus one; 0: none yet.
-    last_write: AtomicU64,
-}
-
-impl Activity {
-    /// A connection with no activity yet.
-    pub(crate) fn new() -> Self {
-        Activity {
-            epoch: Instant::now(),
-            last: AtomicU64::new(0),
-            head_started: AtomicBool::new(false),
-            busy: AtomicBool::new(false),
-            write_shut: AtomicBool::new(false),
-            last_write: AtomicU64::new(0),
-        }
-    }
-
-    /// We wrote bytes to the peer (a clean close lets the peer's reply to
-    /// them arrive before it closes, DESIGN C6).
-    pub fn wrote(&self) {
-        let us = self.epoch.elapsed().as_micros() as u64;
-        self.last_write.store(us + 1, Ordering::Relaxed);
-    }
-
-    /// When we last wrote bytes to the peer, if ever.
-    fn last_write(&self) -> Option<Instant> {
-        match self.last_write.load(Ordering::Relaxed) {
-            0 => None,
-            us => Some(self.epoch + Duration::from_micros(us - 1)),
-        }
-    }
-
-    /// Our side's FIN is sent.
-    pub fn wrote_fin(&self) {
-        self.write_shut.store(true, Ordering::Relaxed);
-    }
-
-    fn touch(&self) {
-        let us = self.epoch.elapsed().as_micros() as u64;
-        self.last.store(us, Ordering::Relaxed);
-    }
-
-    /// Bytes arrived from the peer. No clock is read here (this runs on
-    /// every read): the keep-alive timer consults `last` only while no
-    /// exchange is open and no head has started, and bytes arriving then
-    /// set `head_started`, which re-arms the timer by itself.
-    pub fn received(&self) {
-        if !self.busy.load(Ordering::Relaxed) {
-            self.head_started.store(true, Ordering::Relaxed);
-        }
-    }
-
-    fn last(&self) -> Instant {
-        self.epoch + Duration::from_micros(self.last.load(Ordering::Relaxed))
-    }
-
-    fn head_started(&self) -> bool {
-        self.head_started.load(Ordering::Relaxed)
-    }
-}
-
-/// Where an upgraded connection's tunnel is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TunnelState {
-    /// Bytes flow between the socket and JS.
-    Open,
-    /// Both sides closed in order.
-    Closed,
-    /// It failed or was aborted.
-    Failed,
-}
 
 /// Runs hyper's per-stream tasks on the I/O thread's `LocalSet`.
 #[derive(Clone, Copy)]
@@ -361,12 +130,6 @@ async fn detect(stream: &mut TcpStream, limit: Option<Duration>) -> Detected {
     }
 }
 
-/// Whether the peer has sent bytes nobody has read yet.
-fn bytes_waiting(stream: &TcpStream) -> bool {
-    let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-    matches!(socket2::SockRef::from(stream).peek(&mut probe), Ok(n) if n > 0)
-}
-
 /// Serves one accepted connection to the end. `guard` is dropped last, after
 /// the socket is closed (DESIGN C2).
 pub async fn serve(
@@ -399,7 +162,11 @@ pub async fn serve(
     };
     let stream = Arc::new(stream);
     let state = Rc::new(ConnState::new(id, h2, shared.tracker.clone()));
-    let io = TokioIo::new(Socket::new(prefix, stream.clone(), state.activity()));
+    let io = TokioIo::new(Socket::new(
+        prefix,
+        stream.clone(),
+        state.activity().clone(),
+    ));
     let ending = if h2 {
         shared.tracker.inc(Gauge::H2Sessions);
         // Boxed: the HTTP/2 driver's future is the largest variant, and
@@ -417,8 +184,8 @@ pub async fn serve(
         }
     };
     state.release();
-    let fin_sent = state.activity.write_shut.load(Ordering::Relaxed);
-    let last_write = state.activity.last_write();
+    let fin_sent = state.activity().fin_sent();
+    let last_write = state.activity().last_write();
     // hyper has dropped its handle by now: this is the last reference, and
     // dropping it closes the descriptor before the connection stops counting.
     finish(&stream, ending, fin_sent, last_write).await;
@@ -432,6 +199,33 @@ enum H1End {
     Closed(Ending),
     /// Exchange `id` switched protocols; its tunnel now holds the socket.
     Upgraded(u32),
+}
+
+/// Where an HTTP/1.1 connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum H1Phase {
+    /// Serving requests; while idle, the keep-alive timer runs.
+    Serving,
+    /// Closing began while a request head was (or may be) on its way: wait
+    /// for it to become a request, which is then served with `Connection:
+    /// close` (C3). hyper's header read timeout still bounds the wait (C7).
+    AwaitingHead,
+    /// hyper finishes the exchange in flight, if any, and ends the
+    /// connection; with `close_at`, we end it ourselves then (a 408 was
+    /// answered and hyper would wait for the rest of the body).
+    Draining {
+        /// When to close regardless of hyper.
+        close_at: Option<Instant>,
+    },
+}
+
+/// Sleeps until `at`; never resolves when there is no `at`. For a
+/// `select!` branch whose timer may not be armed.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn drive_h1(
@@ -448,19 +242,20 @@ async fn drive_h1(
     tokio::pin!(conn);
     let keep_alive = shared.config.keep_alive_timeout;
     let mut idle_deadline = keep_alive.map(|k| Instant::now() + k);
-    // Closing while a request head is (or may be) on its way: wait for it to
-    // become a request, which is then served with `Connection: close` (C3).
-    // hyper's header read timeout still bounds the wait (C7).
-    let mut awaiting_head = false;
-    let mut draining = false;
-    let mut close_at: Option<Instant> = None;
+    let mut phase = H1Phase::Serving;
     loop {
-        let request_deadline = state.request_deadline.get();
+        let request_deadline = state.request_deadline();
+        let close_at = match phase {
+            H1Phase::Draining { close_at } => close_at,
+            _ => None,
+        };
+        let serving = phase == H1Phase::Serving;
+        let draining = matches!(phase, H1Phase::Draining { .. });
         tokio::select! {
             biased;
             r = conn.as_mut() => {
                 // After a 101, hyper hands the socket to the tunnel and ends.
-                return match state.tunnel.get() {
+                return match state.tunnel() {
                     Some((id, TunnelState::Open)) => H1End::Upgraded(id),
                     // hyper answered bad input (400, 431) or timed the
                     // head out (408): a short drain, not a linger (C6).
@@ -476,32 +271,31 @@ async fn drive_h1(
                 return H1End::Closed(if busy { Ending::Reset } else { Ending::Clean });
             }
             _ = signals.idle.changed(), if !draining => {
-                if state.is_idle() && !state.activity.head_started() && !bytes_waiting(stream) {
+                if state.is_idle() && !state.activity().head_started() && !bytes_waiting(stream) {
                     return H1End::Closed(Ending::Clean);
                 }
             }
-            _ = signals.closing.wait_for(|c| *c), if !draining && !awaiting_head => {
-                if state.is_idle() && (state.activity.head_started() || bytes_waiting(stream)) {
-                    awaiting_head = true;
+            _ = signals.closing.wait_for(|c| *c), if serving => {
+                if state.is_idle() && (state.activity().head_started() || bytes_waiting(stream)) {
+                    phase = H1Phase::AwaitingHead;
                 } else {
-                    draining = true;
+                    phase = H1Phase::Draining { close_at: None };
                     conn.as_mut().graceful_shutdown();
                 }
             }
-            _ = state.changed.notified(), if awaiting_head => {
+            _ = state.changed(), if phase == H1Phase::AwaitingHead => {
                 if !state.is_idle() {
-                    awaiting_head = false;
-                    draining = true;
+                    phase = H1Phase::Draining { close_at: None };
                     conn.as_mut().graceful_shutdown();
                 }
             }
-            _ = sleep_until(close_at.unwrap_or_else(Instant::now)), if close_at.is_some() => {
+            _ = sleep_until_some(close_at) => {
                 return H1End::Closed(Ending::Clean);
             }
             // Arm the request timer below when a deadline was set.
-            _ = state.deadline_set.notified() => {}
-            _ = sleep_until(request_deadline.map_or_else(Instant::now, |d| d.0)), if request_deadline.is_some() => {
-                state.request_deadline.set(None);
+            _ = state.deadline_set() => {}
+            _ = sleep_until_some(request_deadline.map(|d| d.0)) => {
+                state.clear_request_deadline();
                 let Some((_, id)) = request_deadline else { continue };
                 match shared.hub.request_timed_out(id) {
                     TimedOut::NotPending => {}
@@ -509,23 +303,23 @@ async fn drive_h1(
                     // body before closing; give it a moment to write the
                     // answer, then close ourselves.
                     TimedOut::Answered => {
-                        draining = true;
-                        close_at = Some(Instant::now() + FLUSH_GRACE);
+                        phase = H1Phase::Draining { close_at: Some(Instant::now() + FLUSH_GRACE) };
                     }
                     TimedOut::Cut => return H1End::Closed(Ending::Reset),
                 }
             }
-            _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() && !draining && !awaiting_head => {
+            _ = sleep_until_some(idle_deadline.filter(|_| serving)) => {
                 let Some(k) = keep_alive else { continue };
                 let now = Instant::now();
-                let due = state.activity.last() + k;
-                if !state.is_idle() || state.activity.head_started() {
+                let activity = state.activity();
+                let due = activity.last() + k;
+                if !state.is_idle() || activity.head_started() {
                     idle_deadline = Some(now + k);
                 } else if due <= now {
                     if bytes_waiting(stream) {
                         idle_deadline = Some(now + k);
                     } else {
-                        draining = true;
+                        phase = H1Phase::Draining { close_at: None };
                         conn.as_mut().graceful_shutdown();
                     }
                 } else {
@@ -546,19 +340,43 @@ async fn hold_tunnel(
     signals: &mut Signals,
 ) -> Ending {
     loop {
-        match state.tunnel.get() {
+        match state.tunnel() {
             Some((_, TunnelState::Closed)) => return Ending::Clean,
             Some((_, TunnelState::Failed)) | None => return Ending::Reset,
             Some((_, TunnelState::Open)) => {}
         }
         tokio::select! {
-            _ = state.changed.notified() => {}
+            _ = state.changed() => {}
             _ = signals.kill.changed() => {
                 shared.hub.abort(id, true);
                 return Ending::Reset;
             }
         }
     }
+}
+
+/// Where an HTTP/2 session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum H2Phase {
+    /// Serving streams.
+    Serving,
+    /// The first GOAWAY and its PING are out; hyper sends the final GOAWAY
+    /// when the client acknowledges the PING. Past `grace`, we stop waiting
+    /// for the client (C5; hyperium/hyper#4170).
+    GoingAway {
+        /// When to stop waiting for the PING's acknowledgement (or a
+        /// handshake that never finished).
+        grace: Instant,
+    },
+    /// We stopped waiting for the client: new streams are refused, and the
+    /// session ends once its last stream has.
+    EndWhenIdle,
+    /// Ending: hyper gets until `at` to put its last frames (responses,
+    /// RST_STREAM, GOAWAY) on the wire, then the connection is dropped.
+    Stopping {
+        /// When the connection is dropped.
+        at: Instant,
+    },
 }
 
 async fn drive_h2(
@@ -572,56 +390,54 @@ async fn drive_h2(
     let svc = service_fn(move |req| hub.serve(st.clone(), req));
     let conn = shared.h2.serve_connection(io, svc);
     tokio::pin!(conn);
-    let mut going_away = false;
-    // Set when the session stops waiting for its client (PING not
-    // acknowledged, handshake unfinished); then it ends once idle.
-    let mut grace: Option<Instant> = None;
-    let mut end_when_idle = false;
-    let mut hard_stop: Option<Instant> = None;
+    let mut phase = H2Phase::Serving;
     loop {
+        let (grace, stop_at) = match phase {
+            H2Phase::GoingAway { grace } => (Some(grace), None),
+            H2Phase::Stopping { at } => (None, Some(at)),
+            H2Phase::Serving | H2Phase::EndWhenIdle => (None, None),
+        };
+        let serving = phase == H2Phase::Serving;
         tokio::select! {
             biased;
             // An error here is a protocol error of the client's (hyper sent
             // GOAWAY with its code) or a failed socket.
             r = conn.as_mut() => return if r.is_err() { Ending::Rejected } else { Ending::Clean },
-            _ = signals.force.changed(), if hard_stop.is_none() => {
+            _ = signals.force.changed(), if stop_at.is_none() => {
                 // RST_STREAM(CANCEL) for every open stream, GOAWAY, and a
                 // moment for hyper to write them (C9).
                 shared.hub.abort_all(state);
-                if !going_away {
-                    going_away = true;
+                if serving {
                     conn.as_mut().graceful_shutdown();
                 }
-                hard_stop = Some(Instant::now() + FLUSH_GRACE);
+                phase = H2Phase::Stopping { at: Instant::now() + FLUSH_GRACE };
             }
-            _ = sleep_until(hard_stop.unwrap_or_else(Instant::now)), if hard_stop.is_some() => {
+            _ = sleep_until_some(stop_at) => {
                 return Ending::Clean;
             }
-            _ = signals.idle.changed(), if !going_away => {
+            _ = signals.idle.changed(), if serving => {
                 if state.is_idle() {
-                    going_away = true;
                     conn.as_mut().graceful_shutdown();
-                    grace = Some(Instant::now() + H2_GRACE);
+                    phase = H2Phase::GoingAway { grace: Instant::now() + H2_GRACE };
                 }
             }
-            _ = signals.closing.wait_for(|c| *c), if !going_away => {
-                going_away = true;
+            _ = signals.closing.wait_for(|c| *c), if serving => {
                 conn.as_mut().graceful_shutdown();
-                grace = Some(Instant::now() + H2_GRACE);
+                phase = H2Phase::GoingAway { grace: Instant::now() + H2_GRACE };
             }
-            _ = sleep_until(grace.unwrap_or_else(Instant::now)), if grace.is_some() => {
-                grace = None;
-                state.refuse_new.set(true);
-                end_when_idle = true;
-                if state.is_idle() {
-                    hard_stop = Some(Instant::now() + FLUSH_GRACE);
-                }
+            _ = sleep_until_some(grace) => {
+                state.refuse_new();
+                phase = if state.is_idle() {
+                    H2Phase::Stopping { at: Instant::now() + FLUSH_GRACE }
+                } else {
+                    H2Phase::EndWhenIdle
+                };
             }
-            _ = state.changed.notified(), if end_when_idle && hard_stop.is_none() => {
+            _ = state.changed(), if phase == H2Phase::EndWhenIdle => {
                 if state.is_idle() {
                     // The last response is handed to hyper; give it a moment
                     // to reach the socket.
-                    hard_stop = Some(Instant::now() + FLUSH_GRACE);
+                    phase = H2Phase::Stopping { at: Instant::now() + FLUSH_GRACE };
                 }
             }
         }
@@ -630,60 +446,9 @@ async fn drive_h2(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::core::dispatch::{Outbox, Quiet};
-    use crate::core::wire::{self, Op};
-    use tokio::io::AsyncReadExt;
-    use tokio::net::TcpListener;
-
-    /// Waits for the next EV_REQUEST and returns its exchange id.
-    async fn next_request(out: &Outbox) -> u32 {
-        for _ in 0..2000 {
-            let events = out.take();
-            if let Some(at) = events.iter().position(|&b| b == wire::EV_REQUEST) {
-                let id = &events[at + 1..at + 5];
-                return u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        panic!("no request reached the hub");
-    }
-
-    fn respond(hub: &Rc<Hub>, id: u32, body: &'static [u8]) {
-        hub.apply(vec![
-            Op::Head {
-                id,
-                status: 200,
-                reason: None,
-                headers: vec![],
-                end: false,
-            },
-            Op::Data {
-                id,
-                chunk: Bytes::from_static(body),
-                end: true,
-                want_drain: false,
-            },
-        ]);
-    }
-
-    async fn read_until(client: &mut TcpStream, needle: &str) -> String {
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !String::from_utf8_lossy(&got).contains(needle) {
-            let n = tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf))
-                .await
-                .expect("response in time")
-                .expect("read");
-            assert!(
-                n > 0,
-                "EOF before {needle:?}: {}",
-                String::from_utf8_lossy(&got)
-            );
-            got.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8_lossy(&got).into_owned()
-    }
+    use crate::core::config::Config;
+    use crate::core::testing::{local, read_until, Rig};
+    use std::time::Duration;
 
     /// DESIGN C3: a request that sits in the kernel buffer of an idle
     /// keep-alive connection when closing starts is served, not dropped.
@@ -692,66 +457,46 @@ mod tests {
     /// even noticed the socket is readable.
     #[tokio::test(flavor = "current_thread")]
     async fn request_in_the_kernel_buffer_at_close_is_served_with_connection_close() {
-        let local = tokio::task::LocalSet::new();
-        local
-            .run_until(async {
-                let out = Arc::new(Outbox::new(Arc::new(Quiet)));
-                let hub = Hub::new(out.clone());
-                let tracker = Arc::new(Tracker::default());
-                let shared = Rc::new(Shared::new(hub.clone(), Config::default(), tracker.clone()));
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let mut client = TcpStream::connect(listener.local_addr().unwrap())
-                    .await
-                    .unwrap();
-                let (stream, _) = listener.accept().await.unwrap();
-                let (closing_tx, closing) = watch::channel(false);
-                let idle = watch::Sender::new(0u64);
-                let force = watch::Sender::new(0u64);
-                let signals = Signals {
-                    closing,
-                    idle: idle.subscribe(),
-                    force: force.subscribe(),
-                    kill: force.subscribe(),
-                };
-                let guard = tracker.track(1, out.clone());
-                let task = serve(shared, stream, 1, signals, guard);
-                // Every connection task is allocated at this size and kept
-                // for the connection's life: idle keep-alive connections
-                // cost it each (the HTTP/2 driver is boxed, the linger
-                // buffer lives on the stack, for this reason).
-                assert!(
-                    std::mem::size_of_val(&task) <= 2560,
-                    "connection task grew to {} bytes",
-                    std::mem::size_of_val(&task)
-                );
-                let task = tokio::task::spawn_local(task);
+        local(async {
+            let mut rig = Rig::new(Config::default()).await;
+            let (mut client, task) = rig.connect().await;
+            // Every connection task is allocated at this size and kept
+            // for the connection's life: idle keep-alive connections
+            // cost it each (the HTTP/2 driver is boxed, the linger
+            // buffer lives on the stack, for this reason).
+            assert!(
+                std::mem::size_of_val(&task) <= 2560,
+                "connection task grew to {} bytes",
+                std::mem::size_of_val(&task)
+            );
+            let task = tokio::task::spawn_local(task);
 
-                client
-                    .try_write(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
-                    .unwrap();
-                let id = next_request(&out).await;
-                respond(&hub, id, b"one");
-                let first = read_until(&mut client, "one").await;
-                assert!(!first.contains("connection: close"), "{first}");
-                // Let the connection settle into hyper's idle keep-alive state.
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            client
+                .try_write(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let id = rig.next_request().await;
+            rig.respond(id, b"one");
+            let first = read_until(&mut client, "one").await;
+            assert!(!first.contains("connection: close"), "{first}");
+            // Let the connection settle into hyper's idle keep-alive state.
+            tokio::time::sleep(Duration::from_millis(20)).await;
 
-                client
-                    .try_write(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
-                    .unwrap();
-                closing_tx.send(true).unwrap();
+            client
+                .try_write(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            rig.closing.send(true).unwrap();
 
-                let id = next_request(&out).await;
-                respond(&hub, id, b"two");
-                let second = read_until(&mut client, "two").await;
-                assert!(second.contains("connection: close"), "{second}");
-                drop(client);
-                tokio::time::timeout(Duration::from_secs(5), task)
-                    .await
-                    .unwrap()
-                    .unwrap();
-                assert_eq!(tracker.open(), 0);
-            })
-            .await;
+            let id = rig.next_request().await;
+            rig.respond(id, b"two");
+            let second = read_until(&mut client, "two").await;
+            assert!(second.contains("connection: close"), "{second}");
+            drop(client);
+            tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(rig.tracker.open(), 0);
+        })
+        .await;
     }
 }

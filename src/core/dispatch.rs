@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use crate::core::wire::{self, Op, Put};
+use crate::core::wire::{self, Op};
 
 /// Body chunks at least this long travel beside the records (EV_BODY_AT)
 /// instead of inside them. JS gets each as a Buffer of its own, so a chunk
@@ -105,19 +105,20 @@ impl Outbox {
         self.push_batch(|b| write(&mut b.records));
     }
 
+    /// Appends a record that is only a kind and an id (EV_END, EV_ABORT,
+    /// EV_DRAIN, EV_CONN_CLOSE): every such event goes through here.
+    pub fn push_event(&self, kind: u8, id: u32) {
+        self.push(|b| wire::put_event(b, kind, id));
+    }
+
     /// Appends one request-body (or tunnel) chunk for exchange `id`: in the
     /// records when short, beside them when long (see [`OUT_OF_BAND`]).
     pub fn push_body(&self, id: u32, data: Bytes) {
         self.push_batch(|b| {
             if data.len() < OUT_OF_BAND {
-                b.records.put_u8(wire::EV_BODY);
-                b.records.put_u32(id);
-                b.records.put_u32(data.len() as u32);
-                b.records.put_bytes(&data);
+                wire::put_body(&mut b.records, id, &data);
             } else {
-                b.records.put_u8(wire::EV_BODY_AT);
-                b.records.put_u32(id);
-                b.records.put_u32(b.chunks.len() as u32);
+                wire::put_body_at(&mut b.records, id, b.chunks.len() as u32);
                 b.chunks.push(data);
             }
         });

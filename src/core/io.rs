@@ -1,6 +1,9 @@
 //! The socket as hyper sees it: the bytes we read to tell HTTP/2 from
-//! HTTP/1.1 are replayed first, and every read marks the connection active
-//! (for the keep-alive timer).
+//! HTTP/1.1 are replayed first, and every read and write is recorded in the
+//! connection's [`Activity`] (for the keep-alive timer and the clean close).
+//!
+//! A leaf, as hyper-util's `Rewind` is: it knows no connection, exchange or
+//! server, only the socket and what happens on it.
 //!
 //! The `TcpStream` is shared (`Arc`: hyper wants upgradable IO `Send`) with the connection task, so that after
 //! hyper is done with the connection the task still owns the socket and can
@@ -9,15 +12,123 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use std::task::ready;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
-use crate::core::conn::Activity;
+/// What the socket wrapper records as bytes arrive and leave. Shared with
+/// the socket, which hyper requires to be `Send` for upgrades; only the I/O
+/// thread touches it, so relaxed atomics cost next to nothing.
+pub struct Activity {
+    epoch: Instant,
+    /// Microseconds since `epoch` of the last activity.
+    last: AtomicU64,
+    /// Bytes arrived while no exchange was open: a request head may be
+    /// half-read (HTTP/1.1).
+    head_started: AtomicBool,
+    /// An exchange is open.
+    busy: AtomicBool,
+    /// Our side's FIN is sent (hyper shut the write side down).
+    write_shut: AtomicBool,
+    /// Microseconds since `epoch` of our last write, plus one; 0: none yet.
+    last_write: AtomicU64,
+}
+
+impl Activity {
+    /// A connection with no activity yet.
+    pub fn new() -> Self {
+        Activity {
+            epoch: Instant::now(),
+            last: AtomicU64::new(0),
+            head_started: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
+            write_shut: AtomicBool::new(false),
+            last_write: AtomicU64::new(0),
+        }
+    }
+
+    /// We wrote bytes to the peer (a clean close lets the peer's reply to
+    /// them arrive before it closes, DESIGN C6).
+    pub fn wrote(&self) {
+        let us = self.epoch.elapsed().as_micros() as u64;
+        self.last_write.store(us + 1, Ordering::Relaxed);
+    }
+
+    /// When we last wrote bytes to the peer, if ever.
+    pub fn last_write(&self) -> Option<Instant> {
+        match self.last_write.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(self.epoch + Duration::from_micros(us - 1)),
+        }
+    }
+
+    /// Our side's FIN is sent.
+    pub fn wrote_fin(&self) {
+        self.write_shut.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether our side's FIN is sent.
+    pub fn fin_sent(&self) -> bool {
+        self.write_shut.load(Ordering::Relaxed)
+    }
+
+    /// Something happened on the connection: the keep-alive timer counts
+    /// from now.
+    pub fn touch(&self) {
+        let us = self.epoch.elapsed().as_micros() as u64;
+        self.last.store(us, Ordering::Relaxed);
+    }
+
+    /// Bytes arrived from the peer. No clock is read here (this runs on
+    /// every read): the keep-alive timer consults `last` only while no
+    /// exchange is open and no head has started, and bytes arriving then
+    /// set `head_started`, which re-arms the timer by itself.
+    pub fn received(&self) {
+        if !self.busy.load(Ordering::Relaxed) {
+            self.head_started.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// An exchange began: its head is no longer "started", it is here.
+    pub fn exchange_began(&self) {
+        self.busy.store(true, Ordering::Relaxed);
+        self.head_started.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether an exchange is open.
+    pub fn set_busy(&self, busy: bool) {
+        self.busy.store(busy, Ordering::Relaxed);
+    }
+
+    /// When something last happened (see [`Activity::touch`]).
+    pub fn last(&self) -> Instant {
+        self.epoch + Duration::from_micros(self.last.load(Ordering::Relaxed))
+    }
+
+    /// Whether bytes arrived while no exchange was open.
+    pub fn head_started(&self) -> bool {
+        self.head_started.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity::new()
+    }
+}
+
+/// Whether the peer has sent bytes nobody has read yet.
+pub fn bytes_waiting(stream: &TcpStream) -> bool {
+    let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    matches!(socket2::SockRef::from(stream).peek(&mut probe), Ok(n) if n > 0)
+}
 
 /// A TCP stream with a replayed prefix.
 pub struct Socket {

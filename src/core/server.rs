@@ -14,7 +14,7 @@ use crate::core::config::Config;
 use crate::core::conn::{self, Shared, Signals};
 use crate::core::dispatch::{Doorbell, Inbox, Outbox};
 use crate::core::error::{Error, Result};
-use crate::core::exchange::Hub;
+use crate::core::hub::Hub;
 use crate::core::tracker::{Info, Tracker};
 use crate::core::wire;
 

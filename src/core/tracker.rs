@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::core::dispatch::Outbox;
-use crate::core::wire::{self, Put};
+use crate::core::wire;
 
 /// Open-connection count of one server, and what those connections are
 /// doing (for `connectionsInfo()`). Written on the I/O thread, read from JS.
@@ -125,11 +125,7 @@ pub struct ConnGuard {
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        let id = self.id;
-        self.outbox.push(|b| {
-            b.put_u8(wire::EV_CONN_CLOSE);
-            b.put_u32(id);
-        });
+        self.outbox.push_event(wire::EV_CONN_CLOSE, self.id);
         if self.tracker.open.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.tracker.zero.notify_waiters();
         }

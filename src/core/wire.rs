@@ -6,6 +6,7 @@
 //! in `lib/wire.js`, which must agree with this file byte for byte.
 
 use bytes::Bytes;
+use http::Version;
 use std::net::SocketAddr;
 
 use crate::core::error::{Error, Result};
@@ -87,6 +88,75 @@ impl Put for Vec<u8> {
     fn put_bytes(&mut self, v: &[u8]) {
         self.extend_from_slice(v);
     }
+}
+
+/// Appends a record that is only a kind and an id: EV_END, EV_ABORT,
+/// EV_DRAIN (`u32 id`) or EV_CONN_CLOSE (`u32 conn`).
+pub fn put_event(buf: &mut Vec<u8>, kind: u8, id: u32) {
+    buf.put_u8(kind);
+    buf.put_u32(id);
+}
+
+/// Appends an EV_BODY record carrying `data` inline.
+pub fn put_body(buf: &mut Vec<u8>, id: u32, data: &[u8]) {
+    buf.put_u8(EV_BODY);
+    buf.put_u32(id);
+    buf.put_u32(data.len() as u32);
+    buf.put_bytes(data);
+}
+
+/// Appends an EV_BODY_AT record: the chunk is entry `index` of the
+/// drain's chunk list.
+pub fn put_body_at(buf: &mut Vec<u8>, id: u32, index: u32) {
+    buf.put_u8(EV_BODY_AT);
+    buf.put_u32(id);
+    buf.put_u32(index);
+}
+
+/// Appends an EV_REQUEST record for the head in `parts` (layout at
+/// [`EV_REQUEST`]). HTTP/2 pseudo-headers lead the header block, as Node's
+/// `rawHeaders` has them.
+pub fn put_request(b: &mut Vec<u8>, id: u32, conn: u32, parts: &http::request::Parts, flags: u8) {
+    let version = match parts.version {
+        Version::HTTP_10 => 10,
+        Version::HTTP_09 => 9,
+        Version::HTTP_2 => 20,
+        _ => 11,
+    };
+    let method = parts.method.as_str().as_bytes();
+    let uri = &parts.uri;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    b.put_u8(EV_REQUEST);
+    b.put_u32(id);
+    b.put_u32(conn);
+    b.put_u8(version);
+    b.put_u8(flags);
+    b.put_u8(method.len().min(255) as u8);
+    b.put_bytes(&method[..method.len().min(255)]);
+    // HTTP/1.1 absolute-form targets (proxies) reach JS whole, as in Node.
+    if version != 20 && uri.scheme().is_some() {
+        let s = uri.to_string();
+        b.put_u32(s.len() as u32);
+        b.put_bytes(s.as_bytes());
+    } else {
+        b.put_u32(path.len() as u32);
+        b.put_bytes(path.as_bytes());
+    }
+    let at = b.len();
+    b.put_u32(0);
+    if version == 20 {
+        put_header(b, b":method", method);
+        put_header(b, b":path", path.as_bytes());
+        put_header(b, b":scheme", uri.scheme_str().unwrap_or("http").as_bytes());
+        if let Some(a) = uri.authority() {
+            put_header(b, b":authority", a.as_str().as_bytes());
+        }
+    }
+    for (name, value) in parts.headers.iter() {
+        put_header(b, name.as_str().as_bytes(), value.as_bytes());
+    }
+    let len = (b.len() - at - 4) as u32;
+    b[at..at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
 /// Appends one header to a request's header block.
@@ -259,6 +329,28 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_records_carry_the_head_as_lib_wire_js_reads_it() {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri("/up?x=1")
+            .header("host", "h")
+            .body(())
+            .unwrap();
+        let (parts, ()) = req.into_parts();
+        let mut b = Vec::new();
+        put_request(&mut b, 7, 3, &parts, REQ_HAS_BODY);
+        let mut want = vec![EV_REQUEST, 7, 0, 0, 0, 3, 0, 0, 0, 11, REQ_HAS_BODY, 4];
+        want.extend_from_slice(b"POST");
+        want.extend_from_slice(&[7, 0, 0, 0]);
+        want.extend_from_slice(b"/up?x=1");
+        want.extend_from_slice(&[11, 0, 0, 0, 4, 0]);
+        want.extend_from_slice(b"host");
+        want.extend_from_slice(&[1, 0, 0, 0]);
+        want.extend_from_slice(b"h");
+        assert_eq!(b, want);
+    }
 
     #[test]
     fn decodes_demand_abort_and_close() {

@@ -1,0 +1,173 @@
+//! Response heads as hyper takes them: JS's status, reason phrase and
+//! headers put into an `http::Response`, plus what HTTP/2 needs that
+//! HTTP/1.1 does not.
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+
+/// What JS sent for one response head.
+pub struct Head {
+    /// Status code.
+    pub status: u16,
+    /// Custom reason phrase (HTTP/1.1 only).
+    pub reason: Option<Bytes>,
+    /// Header names (as JS gave them) and values.
+    pub headers: Vec<(Bytes, Bytes)>,
+}
+
+/// The response hyper writes for `head` with `body`. `h2`: the connection
+/// speaks HTTP/2; `length`: the whole body's length, when it is known and
+/// HTTP/2 needs it written as a header.
+pub fn response<B>(head: Head, body: B, h2: bool, length: Option<usize>) -> Response<B> {
+    let mut res = Response::new(body);
+    *res.status_mut() =
+        StatusCode::from_u16(head.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    fill_headers(res.headers_mut(), head.headers, h2, length);
+    if let (false, Some(reason)) = (h2, head.reason) {
+        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(&reason[..]) {
+            res.extensions_mut().insert(reason);
+        }
+    }
+    res
+}
+
+/// The answer to an upgrade request while the server is closing: a closing
+/// server takes no new long-lived connections.
+pub fn upgrade_refused<B>(body: B) -> Response<B> {
+    let mut res = Response::new(body);
+    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+/// The answer to a request whose body did not arrive in time, as Node
+/// gives it: 408, and the connection closes after it.
+pub fn request_timeout() -> Head {
+    Head {
+        status: 408,
+        reason: None,
+        headers: vec![(
+            Bytes::from_static(b"connection"),
+            Bytes::from_static(b"close"),
+        )],
+    }
+}
+
+/// A `Content-Length` value. Small lengths come from a table built once,
+/// whose values clone without allocating or counting references; hyper's
+/// own would allocate for every response.
+fn content_length(len: usize) -> HeaderValue {
+    const CACHED: usize = 4096;
+    static TABLE: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    if len >= CACHED {
+        return HeaderValue::from(len);
+    }
+    let table = TABLE.get_or_init(|| {
+        let mut digits = String::new();
+        let mut ends = Vec::with_capacity(CACHED);
+        for n in 0..CACHED {
+            digits.push_str(&n.to_string());
+            ends.push(digits.len());
+        }
+        // Kept for the life of the process, as the table is.
+        let digits: &'static str = Box::leak(digits.into_boxed_str());
+        let mut start = 0;
+        ends.into_iter()
+            .map(|end| {
+                let v = HeaderValue::from_static(&digits[start..end]);
+                start = end;
+                v
+            })
+            .collect()
+    });
+    table[len].clone()
+}
+
+/// Puts a response's headers from JS into `map`, and the `Content-Length`
+/// of a whole HTTP/2 body if JS set none.
+fn fill_headers(
+    map: &mut HeaderMap,
+    headers: Vec<(Bytes, Bytes)>,
+    h2: bool,
+    length: Option<usize>,
+) {
+    // hyper then looks Content-Length up with `entry()`, which grows a full
+    // map even when the name is there: leave it a free slot.
+    map.reserve(headers.len() + if length.is_some() { 2 } else { 0 });
+    for (name, value) in headers {
+        // lib/ validated names and values with Node's rules; anything that
+        // still fails here is skipped rather than sent broken.
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(&name),
+            HeaderValue::from_maybe_shared(value),
+        ) else {
+            continue;
+        };
+        if h2 && h2_forbidden(&name) {
+            continue;
+        }
+        map.append(name, value);
+    }
+    if let Some(len) = length {
+        if !map.contains_key(header::CONTENT_LENGTH) {
+            map.insert(header::CONTENT_LENGTH, content_length(len));
+        }
+    }
+}
+
+/// Connection-specific headers that HTTP/2 forbids (RFC 9113 §8.2.2). Node's
+/// compatibility API drops them with a warning; we drop them silently.
+fn h2_forbidden(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{content_length, fill_headers};
+    use bytes::Bytes;
+    use http::{header, HeaderMap};
+
+    #[test]
+    fn hyper_finds_the_content_length_without_growing_the_map() {
+        for n in 0..40 {
+            let headers = (0..n)
+                .map(|i| (Bytes::from(format!("x-h{i}")), Bytes::from_static(b"v")))
+                .collect();
+            let mut map = HeaderMap::new();
+            fill_headers(&mut map, headers, true, Some(11));
+            let cap = map.capacity();
+            // What hyper's HTTP/2 server does with a whole body.
+            map.entry(header::CONTENT_LENGTH)
+                .or_insert_with(|| 11.into());
+            assert_eq!(map.capacity(), cap, "{n} headers");
+            assert_eq!(map.len(), n + 1);
+        }
+    }
+
+    #[test]
+    fn content_length_values_match_the_number() {
+        for n in [
+            0usize,
+            1,
+            9,
+            10,
+            11,
+            99,
+            100,
+            1234,
+            4095,
+            4096,
+            65536,
+            usize::MAX,
+        ] {
+            assert_eq!(content_length(n).to_str().unwrap(), n.to_string());
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The request-body reader: one task per body JS reads, turning hyper's
+//! frames into EV_BODY records as far as JS's credit allows, then EV_END.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+
+use http_body::Body;
+use hyper::body::Incoming;
+
+use crate::core::credit::Credit;
+use crate::core::dispatch::Outbox;
+use crate::core::wire;
+
+/// How a reader ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// The body arrived whole; JS heard EV_END.
+    Ended,
+    /// The body failed (the client went away, the stream was reset).
+    Failed,
+    /// Told to stop (the exchange ended first).
+    Stopped,
+}
+
+/// Reads `body` of exchange `id` into `outbox`, never more than `credit`
+/// allows ahead of JS.
+pub async fn read(outbox: &Outbox, id: u32, mut body: Incoming, credit: &Credit) -> ReadEnd {
+    loop {
+        if !credit.ready().await {
+            return ReadEnd::Stopped;
+        }
+        match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(frame)) => {
+                // Trailers are not passed on (documented difference).
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                if data.is_empty() {
+                    continue;
+                }
+                credit.spend(data.len());
+                outbox.push_body(id, data);
+            }
+            Some(Err(_)) => return ReadEnd::Failed,
+            None => {
+                outbox.push_event(wire::EV_END, id);
+                return ReadEnd::Ended;
+            }
+        }
+    }
+}

@@ -662,3 +662,64 @@ test('lastcall: a request that hyper will not keep alive gets Connection: close,
   assert.equal(r.headers['keep-alive'], undefined);
   await conn.ended;
 });
+
+// Trailers: a chunked request's trailers reach req.trailers / rawTrailers,
+// and res.addTrailers() sends the response's after a chunked body. On
+// HTTP/1.1 hyper sends them when the head declared them (Trailer:) and the
+// client said it takes them (TE: trailers), as RFC 9110 §6.5.1 and §6.6.2
+// advise; node:http sends them either way (README "Differences").
+for (const [name, createServer] of impls) {
+  test(`${name}: request trailers reach req.trailers, and res.addTrailers() sends response trailers`, async (t) => {
+    const { port } = await serve(t, name, createServer, (req, res) => {
+      const chunks = [];
+      req.on('data', (d) => chunks.push(d));
+      req.on('end', () => {
+        res.writeHead(200, { 'Content-Type': 'text/plain', Trailer: 'X-Sum' });
+        res.write(`got ${Buffer.concat(chunks)}`);
+        res.addTrailers({ 'X-Sum': 'abc123' });
+        res.end(` ${JSON.stringify(req.trailers)} ${JSON.stringify(req.rawTrailers.map((x) => x.toLowerCase()))}`);
+      });
+    });
+    const got = await within(new Promise((resolve, reject) => {
+      const r = http.request({ port, host: '127.0.0.1', method: 'POST', agent: false, headers: { 'Transfer-Encoding': 'chunked', Trailer: 'X-Req', TE: 'trailers' } }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ body, te: res.headers['transfer-encoding'], trailers: res.trailers }));
+      });
+      r.on('error', reject);
+      r.write('hello');
+      r.addTrailers({ 'X-Req': 'from-client' });
+      r.end();
+    }), 'the response');
+    assert.equal(got.te, 'chunked');
+    assert.equal(got.body, 'got hello {"x-req":"from-client"} ["x-req","from-client"]');
+    assert.deepEqual(got.trailers, { 'x-sum': 'abc123' });
+  });
+}
+
+test('lastcall: HTTP/2 trailers both ways (node:http2 client)', async (t) => {
+  const { port } = await serve(t, 'lastcall', lastcall.createServer, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.write(JSON.stringify(req.trailers));
+      res.addTrailers({ 'x-sum': 'h2' });
+      res.end();
+    });
+  });
+  const http2 = await import('node:http2');
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.after(() => session.close());
+  const got = await within(new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'x-req': 'h2-client' }));
+    let body = '';
+    let trailers;
+    stream.on('trailers', (tr) => { trailers = tr; });
+    stream.on('data', (d) => { body += d; });
+    stream.on('end', () => resolve({ body, trailers }));
+    stream.on('error', reject);
+    stream.end('payload');
+  }), 'the response');
+  assert.equal(got.body, '{"x-req":"h2-client"}');
+  assert.equal(got.trailers['x-sum'], 'h2');
+});

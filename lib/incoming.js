@@ -101,13 +101,17 @@ function pushBody(req, chunk) {
   req.push(chunk);
 }
 
-// The body ended; `trailers` is a flat [name, value, …] list or null.
-function endBody(req, trailers) {
+// The body's trailers arrived (just before its end): `req.trailers` and
+// `rawTrailers`, decoded by Node's own getter as headers are.
+function setTrailers(req, raw) {
+  req.rawTrailers = raw;
+  req[kNodeTrailersCount] = raw.length;
+  req[kNodeTrailers] = null;
+}
+
+// The body ended.
+function endBody(req) {
   req[kEnded] = true;
-  if (trailers !== null && trailers.length > 0) {
-    req.rawTrailers = trailers;
-    req[kNodeTrailersCount] = trailers.length;
-  }
   req.complete = true;
   if (req[kDumped]) return;
   req.push(null);
@@ -180,4 +184,4 @@ Object.defineProperties(IncomingMessage.prototype, {
   },
 });
 
-module.exports = { IncomingMessage, pushBody, endBody, dumpBody, decodeHeaders };
+module.exports = { IncomingMessage, pushBody, endBody, setTrailers, dumpBody, decodeHeaders };

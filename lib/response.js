@@ -448,7 +448,14 @@ function end(chunk, encoding, cb) {
   }
   if (typeof cb === 'function') this.once('finish', cb);
   const body = hasData && this._hasBody;
-  if (this[kHeadState] === HEAD_STORED) {
+  const trailers = this._trailer && this._hasBody ? parseTrailers(this._trailer) : null;
+  if (trailers !== null) {
+    // Trailers follow a streamed body (chunked on HTTP/1.1), as on Node:
+    // the trailers op keeps head and end apart, so nothing is sent whole.
+    if (this[kHeadState] === HEAD_STORED) writeHeadOp(this, false);
+    transport.ops().trailers(this[kId], trailers);
+    transport.ops().data(this[kId], body ? chunk : null, encoding || 'utf8', true, false);
+  } else if (this[kHeadState] === HEAD_STORED) {
     if (body && this._removedContLen) {
       // The app removed Content-Length: stream the body (chunked on
       // HTTP/1.1), as Node does. An empty data op keeps head and end apart,
@@ -509,6 +516,17 @@ function addTrailers(headers) {
     if (INVALID_VALUE_CHAR.test(String(value))) throw codes.ERR_INVALID_CHAR('trailer content', field);
     this._trailer += `${field}: ${value}\r\n`;
   }
+}
+
+// `_trailer` as addTrailers() renders it ('Name: value\r\n' lines; Node's
+// own addTrailers renders it the same way) back into a flat list.
+function parseTrailers(text) {
+  const flat = [];
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) flat.push(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return flat.length > 0 ? flat : null;
 }
 
 function setTimeout(msecs, callback) {

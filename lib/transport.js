@@ -7,7 +7,7 @@
 // _http_server.js keeps its internals out of Server.prototype.
 
 const { connResetException } = require('./errors');
-const { IncomingMessage, pushBody, endBody, dumpBody, decodeHeaders } = require('./incoming');
+const { IncomingMessage, pushBody, endBody, setTrailers, dumpBody, decodeHeaders } = require('./incoming');
 const { ServerResponse, onDrain, onFinish, closeAfterAbort } = require('./response');
 const { connRecord, socketFor, touch } = require('./socket');
 const { UpgradeSocket } = require('./upgrade');
@@ -162,6 +162,13 @@ class Transport {
           if (res !== undefined) pushBody(res[kRequest], chunk);
           else this.tunnels.get(id)?._onBody(chunk);
           p += 9;
+          break;
+        }
+        case wire.EV_TRAILERS: {
+          const n = u32(buf, p + 5);
+          const res = exchanges.get(id);
+          if (res !== undefined) setTrailers(res[kRequest], decodeHeaders(buf, p + 9, p + 9 + n));
+          p += 9 + n;
           break;
         }
         case wire.EV_END: {

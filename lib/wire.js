@@ -11,6 +11,7 @@ const EV_DRAIN = 5;
 const EV_CONN_OPEN = 6;
 const EV_CONN_CLOSE = 7;
 const EV_BODY_AT = 8;
+const EV_TRAILERS = 9;
 const REQ_HAS_BODY = 1;
 const REQ_UPGRADE = 2;
 
@@ -19,6 +20,7 @@ const OP_DATA = 2;
 const OP_DEMAND = 3;
 const OP_ABORT = 4;
 const OP_CLOSE = 5;
+const OP_TRAILERS = 6;
 const HEAD_END = 1;
 const DATA_END = 1;
 const DATA_WANT_DRAIN = 2;
@@ -166,6 +168,20 @@ class OpWriter {
     return len;
   }
 
+  // Response trailers: `headers` is a flat [name, value, …] list of strings.
+  trailers(id, headers) {
+    let size = 7;
+    for (let i = 0; i < headers.length; i++) size += headers[i].length + 4;
+    this.reserve(size);
+    this.u8(OP_TRAILERS);
+    this.u32(id);
+    this.u16(headers.length >>> 1);
+    for (let i = 0; i < headers.length; i += 2) {
+      this.latin1(headers[i], false);
+      this.latin1(headers[i + 1], true);
+    }
+  }
+
   simple(op, id) {
     this.reserve(5);
     this.u8(op);
@@ -192,6 +208,7 @@ module.exports = {
   EV_CONN_OPEN,
   EV_CONN_CLOSE,
   EV_BODY_AT,
+  EV_TRAILERS,
   REQ_HAS_BODY,
   REQ_UPGRADE,
   OP_DEMAND,

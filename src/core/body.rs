@@ -113,10 +113,13 @@ impl<G: BodyEvents> Body for ResBody<G> {
                 match p.poll_next(cx) {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(Next::Aborted) => Poll::Ready(Some(Err(Aborted::cancel()))),
-                    Poll::Ready(Next::End) => {
-                        this.finished = true;
-                        Poll::Ready(None)
-                    }
+                    Poll::Ready(Next::End) => match p.take_trailers() {
+                        Some(trailers) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+                        None => {
+                            this.finished = true;
+                            Poll::Ready(None)
+                        }
+                    },
                     Poll::Ready(Next::Bytes(chunk)) => {
                         if p.take_drain() {
                             if let Some(g) = &this.guard {

@@ -138,6 +138,14 @@ impl<R> Exchange<R> {
         }
     }
 
+    /// Trailers for a streaming response body; ignored on any other stage
+    /// (a response sent whole has no trailers, as on Node when not chunked).
+    pub fn set_trailers(&self, trailers: http::HeaderMap) {
+        if let Stage::Streaming(pipe) = &self.stage {
+            pipe.borrow_mut().set_trailers(trailers);
+        }
+    }
+
     /// JS destroyed an upgrade socket it had written to: what it wrote still
     /// goes out, then the connection ends. A tunnel flushes, half-closes
     /// and stops reading; a refusal's body ends (its head carries

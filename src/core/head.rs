@@ -118,6 +118,22 @@ fn fill_headers(
     }
 }
 
+/// Response trailers from JS as a header map. Names and values were checked
+/// by lib/ with Node's rules; what still fails is left out. Fields that must
+/// not be trailers (RFC 9110 §6.5.1) are dropped by hyper.
+pub fn trailer_map(headers: Vec<(Bytes, Bytes)>) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(&name),
+            HeaderValue::from_maybe_shared(value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
 /// Connection-specific headers that HTTP/2 forbids (RFC 9113 §8.2.2). Node's
 /// compatibility API drops them with a warning; we drop them silently.
 fn h2_forbidden(name: &HeaderName) -> bool {

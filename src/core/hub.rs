@@ -273,6 +273,11 @@ impl Hub {
                 }
                 Op::Demand { id } => self.demand(id),
                 Op::Abort { id } => self.abort(id, false),
+                Op::Trailers { id, headers } => {
+                    if let Some(ex) = self.exchanges.borrow().get(&id) {
+                        ex.set_trailers(head::trailer_map(headers));
+                    }
+                }
                 Op::Close { id } => {
                     let flushing = self.exchanges.borrow().get(&id).map(|ex| ex.close());
                     if flushing == Some(false) {

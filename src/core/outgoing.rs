@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
 
 /// What a writer finds in the queue.
 #[derive(Debug, PartialEq, Eq)]
@@ -26,6 +27,7 @@ pub struct Outgoing {
     ended: bool,
     aborted: bool,
     want_drain: bool,
+    trailers: Option<HeaderMap>,
     waker: Option<Waker>,
 }
 
@@ -40,6 +42,16 @@ impl Outgoing {
         self.ended |= end;
         self.want_drain |= want_drain;
         self.wake();
+    }
+
+    /// Trailers to send after the last chunk (response bodies only).
+    pub fn set_trailers(&mut self, trailers: HeaderMap) {
+        self.trailers = Some(trailers);
+    }
+
+    /// The trailers, once: taken by the body after its last chunk.
+    pub fn take_trailers(&mut self) -> Option<HeaderMap> {
+        self.trailers.take()
     }
 
     /// Drops what is queued and fails the stream.

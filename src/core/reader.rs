@@ -31,9 +31,14 @@ pub async fn read(outbox: &Outbox, id: u32, mut body: Incoming, credit: &Credit)
         }
         match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
             Some(Ok(frame)) => {
-                // Trailers are not passed on (documented difference).
-                let Ok(data) = frame.into_data() else {
-                    continue;
+                let data = match frame.into_data() {
+                    Ok(data) => data,
+                    Err(frame) => {
+                        if let Ok(trailers) = frame.into_trailers() {
+                            outbox.push(|b| wire::put_trailers(b, id, &trailers));
+                        }
+                        continue;
+                    }
                 };
                 if data.is_empty() {
                     continue;

@@ -32,6 +32,9 @@ pub const EV_CONN_CLOSE: u8 = 7;
 /// A long request body chunk carried beside the records: `u32 id, u32
 /// index` into the drain's chunk list.
 pub const EV_BODY_AT: u8 = 8;
+/// The request body's trailers, just before its EV_END: `u32 id, u32
+/// block_len, block`, the block as in [`EV_REQUEST`].
+pub const EV_TRAILERS: u8 = 9;
 
 /// Request flag: a body follows (EV_BODY … EV_END).
 pub const REQ_HAS_BODY: u8 = 1;
@@ -53,6 +56,9 @@ pub const OP_ABORT: u8 = 4;
 /// wrote still goes out, then the connection closes (Node hands a write to
 /// the kernel at once, so `destroy()` after `write()` delivers it).
 pub const OP_CLOSE: u8 = 5;
+/// Response trailers (`res.addTrailers()`), before the body's last data op:
+/// `u32 id, u16 count, (u16 name_len, name, u32 value_len, value)*`.
+pub const OP_TRAILERS: u8 = 6;
 
 /// Head flag: the response has no body beyond what follows in this flush.
 pub const HEAD_END: u8 = 1;
@@ -159,6 +165,19 @@ pub fn put_request(b: &mut Vec<u8>, id: u32, conn: u32, parts: &http::request::P
     b[at..at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
+/// Appends an EV_TRAILERS record for `trailers` (layout at [`EV_TRAILERS`]).
+pub fn put_trailers(b: &mut Vec<u8>, id: u32, trailers: &http::HeaderMap) {
+    b.put_u8(EV_TRAILERS);
+    b.put_u32(id);
+    let at = b.len();
+    b.put_u32(0);
+    for (name, value) in trailers.iter() {
+        put_header(b, name.as_str().as_bytes(), value.as_bytes());
+    }
+    let len = (b.len() - at - 4) as u32;
+    b[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
 /// Appends one header to a request's header block.
 pub fn put_header(block: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     // Names are bounded by the head size limit, far below u16::MAX.
@@ -222,6 +241,13 @@ pub enum Op {
     Close {
         /// Exchange id.
         id: u32,
+    },
+    /// Trailers to send after the response body.
+    Trailers {
+        /// Exchange id.
+        id: u32,
+        /// Names and values, as for [`Op::Head`].
+        headers: Vec<(Bytes, Bytes)>,
     },
 }
 
@@ -319,6 +345,18 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
             OP_DEMAND => Op::Demand { id: r.u32()? },
             OP_ABORT => Op::Abort { id: r.u32()? },
             OP_CLOSE => Op::Close { id: r.u32()? },
+            OP_TRAILERS => {
+                let id = r.u32()?;
+                let count = r.u16()? as usize;
+                let mut headers = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let n = r.u16()? as usize;
+                    let name = r.take(n)?;
+                    let v = r.u32()? as usize;
+                    headers.push((name, r.take(v)?));
+                }
+                Op::Trailers { id, headers }
+            }
             _ => return Err(Error::Wire(at)),
         };
         ops.push(op);
@@ -367,6 +405,34 @@ mod tests {
                 Op::Close { id: 9 }
             ]
         );
+    }
+
+    #[test]
+    fn trailers_travel_both_ways_in_the_header_block_layout() {
+        let mut m = Vec::new();
+        m.put_u8(OP_TRAILERS);
+        m.put_u32(5);
+        m.put_u16(1);
+        m.put_u16(6);
+        m.put_bytes(b"X-Hash");
+        m.put_u32(3);
+        m.put_bytes(b"abc");
+        assert_eq!(
+            decode_ops(&m, vec![]).unwrap(),
+            vec![Op::Trailers {
+                id: 5,
+                headers: vec![(Bytes::from_static(b"X-Hash"), Bytes::from_static(b"abc"))]
+            }]
+        );
+        let mut map = http::HeaderMap::new();
+        map.insert("x-hash", http::HeaderValue::from_static("abc"));
+        let mut b = Vec::new();
+        put_trailers(&mut b, 5, &map);
+        let mut want = vec![EV_TRAILERS, 5, 0, 0, 0, 15, 0, 0, 0, 6, 0];
+        want.extend_from_slice(b"x-hash");
+        want.extend_from_slice(&[3, 0, 0, 0]);
+        want.extend_from_slice(b"abc");
+        assert_eq!(b, want);
     }
 
     #[test]

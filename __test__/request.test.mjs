@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import { pipeline } from 'node:stream/promises';
 import { Writable, PassThrough } from 'node:stream';
 import { protocols, request, serve, sleep, dropClients } from './helpers.mjs';
+import { connect } from './raw.mjs';
 
 for (const proto of protocols) {
   const h2 = proto === 'h2';
@@ -222,4 +223,24 @@ test('h1: pipe() into a slow Writable applies backpressure end to end', async (t
   const body = Buffer.alloc(2 * 1024 * 1024, 1);
   assert.equal((await request('h1', port, { method: 'POST', body })).body.toString(), String(body.length));
   dropClients(port);
+});
+
+test('a body that finishes after its response was sent still ends: req gets every byte and \'end\' (HTTP/1.1, Content-Length)', async (t) => {
+  let ended;
+  const done = new Promise((resolve) => { ended = resolve; });
+  const { port } = await serve(t, (req, res) => {
+    const chunks = [];
+    req.on('data', (d) => {
+      chunks.push(d);
+      if (!res.writableEnded) res.end('early');
+    });
+    req.on('end', () => ended(Buffer.concat(chunks).toString()));
+  });
+  const c = await connect(port);
+  t.after(() => c.destroy());
+  c.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello');
+  await c.waitFor((s) => s.includes('early'));
+  c.write('world');
+  const body = await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5000, 'no end').unref())]);
+  assert.equal(body, 'helloworld');
 });

@@ -45,6 +45,15 @@ pub async fn read(outbox: &Outbox, id: u32, mut body: Incoming, credit: &Credit)
                 }
                 credit.spend(data.len());
                 outbox.push_body(id, data);
+                // A Content-Length body is complete with its last byte. hyper
+                // closes the body channel a step later, and on HTTP/1.1 it
+                // skips that step when the response was already written
+                // (its connection goes idle first): waiting for the close
+                // would leave JS without 'end' and the exchange unfreed.
+                if body.is_end_stream() {
+                    outbox.push_event(wire::EV_END, id);
+                    return ReadEnd::Ended;
+                }
             }
             Some(Err(_)) => return ReadEnd::Failed,
             None => {

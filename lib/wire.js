@@ -33,6 +33,14 @@ const EXTERNAL_MIN = 16 * 1024;
 // Strings up to this length are copied byte by byte in JS.
 const SHORT = 64;
 
+// The bytes a header list takes: a count, and per header two length
+// prefixes (u16 + u32) beside its latin1 text.
+function listSize(headers) {
+  let size = 2;
+  for (let i = 0; i < headers.length; i += 2) size += 6 + headers[i].length + headers[i + 1].length;
+  return size;
+}
+
 // Accumulates ops for one flush. Reused across flushes: the native side
 // copies what it needs synchronously.
 class OpWriter {
@@ -123,19 +131,13 @@ class OpWriter {
 
   // `headers` is a flat array [name, value, name, value, ...] of strings.
   head(id, status, end, reason, headers) {
-    let size = 12 + (reason ? reason.length : 0);
-    for (let i = 0; i < headers.length; i++) size += headers[i].length + 4;
-    this.reserve(size);
+    this.reserve(10 + (reason ? reason.length : 0) + listSize(headers));
     this.u8(OP_HEAD);
     this.u32(id);
     this.u16(status);
     this.u8(end ? HEAD_END : 0);
     this.latin1(reason || '', false);
-    this.u16(headers.length >>> 1);
-    for (let i = 0; i < headers.length; i += 2) {
-      this.latin1(headers[i], false);
-      this.latin1(headers[i + 1], true);
-    }
+    this.headerList(headers);
   }
 
   // `chunk` is a string (with `encoding`) or a Uint8Array. Returns its byte length.
@@ -170,11 +172,15 @@ class OpWriter {
 
   // Response trailers: `headers` is a flat [name, value, …] list of strings.
   trailers(id, headers) {
-    let size = 7;
-    for (let i = 0; i < headers.length; i++) size += headers[i].length + 4;
-    this.reserve(size);
+    this.reserve(5 + listSize(headers));
     this.u8(OP_TRAILERS);
     this.u32(id);
+    this.headerList(headers);
+  }
+
+  // `u16 count, (u16 name_len, name, u32 value_len, value)*`; the caller
+  // reserved listSize(headers) bytes.
+  headerList(headers) {
     this.u16(headers.length >>> 1);
     for (let i = 0; i < headers.length; i += 2) {
       this.latin1(headers[i], false);

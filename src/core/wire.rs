@@ -283,6 +283,19 @@ impl Reader {
         let b = self.peek(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
+    /// `u16 count, (u16 name_len, name, u32 value_len, value)*`, as heads
+    /// and trailers carry their headers.
+    fn header_list(&mut self) -> Result<Vec<(Bytes, Bytes)>> {
+        let count = self.u16()? as usize;
+        let mut headers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let n = self.u16()? as usize;
+            let name = self.take(n)?;
+            let v = self.u32()? as usize;
+            headers.push((name, self.take(v)?));
+        }
+        Ok(headers)
+    }
 }
 
 /// Decodes one flush from JS. `meta` is copied once; inline chunks and
@@ -306,14 +319,7 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
                 } else {
                     Some(r.take(reason_len)?)
                 };
-                let count = r.u16()? as usize;
-                let mut headers = Vec::with_capacity(count);
-                for _ in 0..count {
-                    let n = r.u16()? as usize;
-                    let name = r.take(n)?;
-                    let v = r.u32()? as usize;
-                    headers.push((name, r.take(v)?));
-                }
+                let headers = r.header_list()?;
                 Op::Head {
                     id,
                     status,
@@ -347,14 +353,7 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
             OP_CLOSE => Op::Close { id: r.u32()? },
             OP_TRAILERS => {
                 let id = r.u32()?;
-                let count = r.u16()? as usize;
-                let mut headers = Vec::with_capacity(count);
-                for _ in 0..count {
-                    let n = r.u16()? as usize;
-                    let name = r.take(n)?;
-                    let v = r.u32()? as usize;
-                    headers.push((name, r.take(v)?));
-                }
+                let headers = r.header_list()?;
                 Op::Trailers { id, headers }
             }
             _ => return Err(Error::Wire(at)),

@@ -57,6 +57,8 @@ const codes = {
     `Invalid status code: ${code}`),
   ERR_HTTP_CONTENT_LENGTH_MISMATCH: (actual, expected) => makeError(Error, 'ERR_HTTP_CONTENT_LENGTH_MISMATCH',
     `Response body's content-length of ${actual} byte(s) does not match the content-length of ${expected} byte(s) set in header`),
+  ERR_HTTP_TRAILER_INVALID: () => makeError(Error, 'ERR_HTTP_TRAILER_INVALID',
+    'Trailers are invalid with this transfer encoding'),
   ERR_STREAM_WRITE_AFTER_END: () => makeError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'write after end'),
   ERR_STREAM_DESTROYED: (method) => makeError(Error, 'ERR_STREAM_DESTROYED',
     `Cannot call ${method} after a stream was destroyed`),

@@ -3,7 +3,9 @@
 const http = require('node:http');
 const { STATUS_CODES } = http;
 const { codes } = require('./errors');
-const { kTransport, kId, kRequest, kHeadState, kHeadHeaders, kCallbacks, kFinished } = require('./symbols');
+const {
+  kTransport, kId, kRequest, kHeadState, kHeadHeaders, kHeadImplicit, kExplicitHead, kCallbacks, kFinished,
+} = require('./symbols');
 const { kOutHeaders, kNeedDrain, kCorked, kWritableFinished } = require('./nodeshape');
 
 const HIGH_WATER_MARK = 16 * 1024;
@@ -85,6 +87,8 @@ function ServerResponse(transport, req, id, socket) {
   this[kRequest] = req;
   this[kHeadState] = HEAD_NONE;
   this[kHeadHeaders] = null;
+  this[kHeadImplicit] = false;
+  this[kExplicitHead] = false;
   this[kCallbacks] = null;
   this[kFinished] = false;
 }
@@ -205,6 +209,7 @@ function writeHead(statusCode, reason, obj) {
   if (INVALID_VALUE_CHAR.test(this.statusMessage)) throw codes.ERR_INVALID_CHAR('statusMessage');
   if (noBodyStatus(statusCode)) this._hasBody = false;
   noteFraming(this, flat);
+  this[kExplicitHead] = !this[kHeadImplicit];
   if (this[kRequest].httpVersionMajor === 1) connectionHeaders(this, flat);
   let header = this.statusMessage === STATUS_CODES[statusCode]
     ? statusLine(statusCode) : `HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`;
@@ -266,13 +271,25 @@ function flattenGiven(obj) {
 
 // What the headers say about framing, as Node's _storeHeader notes it.
 function noteFraming(res, flat) {
-  if (!res.strictContentLength) return;
+  let trailer = false;
+  let chunked = false;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i];
-    if (name.length !== 14 || name.toLowerCase() !== 'content-length') continue;
-    res._contentLength = +flat[i + 1];
-    res._removedContLen = false;
+    const n = name.length;
+    if (n !== 7 && n !== 14 && n !== 17) continue;
+    const key = name.toLowerCase();
+    if (key === 'content-length') {
+      res._contentLength = +flat[i + 1];
+      res._removedContLen = false;
+    } else if (key === 'trailer') {
+      trailer = true;
+    } else if (key === 'transfer-encoding') {
+      chunked = true;
+    }
   }
+  // As Node's _storeHeader: trailers need a chunked body, and a length
+  // rules that out.
+  if (trailer && res._contentLength != null && !chunked) throw codes.ERR_HTTP_TRAILER_INVALID();
 }
 
 // Node's Connection and Keep-Alive response headers on HTTP/1.1 (its
@@ -330,6 +347,7 @@ function staysOpen(raw) {
 function writeHeadOp(res, end) {
   res[kHeadState] = HEAD_WRITTEN;
   res._headerSent = true;
+  countWritten(res, res._header.length);
   const code = res.statusCode;
   const reason = res.statusMessage !== STATUS_CODES[code] ? res.statusMessage : undefined;
   res[kTransport].ops().head(res[kId], code, end || !res._hasBody, reason, res[kHeadHeaders]);
@@ -339,11 +357,23 @@ function writeHeadOp(res, end) {
 // through `_implicitHeader()`, so that middleware wrapping writeHead (on-
 // headers: morgan, response-time, cookie-session) sees it.
 function implicitHead(res) {
-  res._implicitHeader();
+  res[kHeadImplicit] = true;
+  try {
+    res._implicitHeader();
+  } finally {
+    res[kHeadImplicit] = false;
+  }
   if (res[kHeadState] === HEAD_NONE) {
     // A wrapper that swallowed the call: decide the head as Node would.
     writeHead.call(res, res.statusCode);
   }
+}
+
+// `socket.bytesWritten`, as net.Socket counts it: head and body bytes handed
+// over on this connection.
+function countWritten(res, n) {
+  const socket = res.socket;
+  if (socket) socket.bytesWritten += n;
 }
 
 function validateChunk(chunk) {
@@ -408,6 +438,7 @@ function write(chunk, encoding, cb) {
     if (typeof cb === 'function') process.nextTick(cb);
     return !this[kNeedDrain];
   }
+  countWritten(this, len);
   const outstanding = this.outputSize + len;
   const over = outstanding >= HIGH_WATER_MARK;
   const hasCb = typeof cb === 'function';
@@ -448,6 +479,7 @@ function end(chunk, encoding, cb) {
   }
   if (typeof cb === 'function') this.once('finish', cb);
   const body = hasData && this._hasBody;
+  if (body) countWritten(this, byteLength(chunk, encoding));
   const trailers = this._trailer && this._hasBody ? parseTrailers(this._trailer) : null;
   if (trailers !== null) {
     // Trailers follow a streamed body (chunked on HTTP/1.1), as on Node:
@@ -456,7 +488,13 @@ function end(chunk, encoding, cb) {
     transport.ops().trailers(this[kId], trailers);
     transport.ops().data(this[kId], body ? chunk : null, encoding || 'utf8', true, false);
   } else if (this[kHeadState] === HEAD_STORED) {
-    if (body && this._removedContLen) {
+    if (this[kExplicitHead] && this._contentLength == null && this._hasBody) {
+      // writeHead() settled the head with no Content-Length: as Node, the
+      // body goes out streamed (chunked on HTTP/1.1), even when it is empty.
+      writeHeadOp(this, false);
+      transport.ops().data(this[kId], '', 'latin1', false, false);
+      transport.ops().data(this[kId], body ? chunk : null, encoding || 'utf8', true, false);
+    } else if (body && this._removedContLen) {
       // The app removed Content-Length: stream the body (chunked on
       // HTTP/1.1), as Node does. An empty data op keeps head and end apart,
       // so the native side does not send them as one sized body.
@@ -575,6 +613,9 @@ function onFinish(res) {
   res[kCallbacks] = null;
   if (cbs) for (const cb of cbs) cb();
   res.emit('finish');
+  // As Node's emitCloseNT: a finished response is also destroyed, so a
+  // later write() reports to its callback only, not as 'error'.
+  res.destroyed = true;
   res._closed = true;
   res.emit('close');
 }

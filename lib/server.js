@@ -69,8 +69,13 @@ function Server(options, requestListener) {
     throw codes.ERR_INVALID_ARG_TYPE('requestListener', 'of type function', requestListener);
   }
   this.keepAliveTimeout = option(options, 'keepAliveTimeout', 5000);
-  this.headersTimeout = option(options, 'headersTimeout', 60000);
+  // Node's rules: headersTimeout defaults to at most requestTimeout, and may
+  // not exceed it.
   this.requestTimeout = option(options, 'requestTimeout', 300000);
+  this.headersTimeout = option(options, 'headersTimeout', Math.min(60000, this.requestTimeout));
+  if (this.requestTimeout > 0 && this.headersTimeout > 0 && this.headersTimeout > this.requestTimeout) {
+    throw codes.ERR_OUT_OF_RANGE('headersTimeout', '<= requestTimeout', this.headersTimeout);
+  }
   this.maxHeaderSize = option(options, 'maxHeaderSize', 16384, 1);
   this.shutdownTimeout = options.shutdownTimeout == null
     ? undefined : validateInteger(options.shutdownTimeout, 'options.shutdownTimeout');
@@ -86,6 +91,14 @@ function Server(options, requestListener) {
   this.maxHeadersCount = null;
   this.maxRequestsPerSocket = 0;
   this[kTransport] = new Transport(this);
+  // Node's options for subclasses of its request and response classes:
+  // req/res are made on their prototypes.
+  for (const [name, base] of [['IncomingMessage', 'reqClass'], ['ServerResponse', 'resClass']]) {
+    const cls = options[name];
+    if (cls === undefined) continue;
+    if (typeof cls !== 'function') throw codes.ERR_INVALID_ARG_TYPE(`options.${name}`, 'of type function', cls);
+    this[kTransport][base] = cls;
+  }
   this[kState] = IDLE;
   this[kOnClosed] = () => closed(this);
   this[kCloseController] = null;

@@ -20,6 +20,7 @@ class Socket extends EventEmitter {
     this.writable = !conn.closed;
     this.timeout = 0;
     this._timer = null;
+    this.bytesWritten = 0;
     // What node:http's prototype methods read off a response's socket.
     this.writableLength = 0;
     this.writableHighWaterMark = 16 * 1024;

@@ -13,6 +13,8 @@ module.exports = {
   kHasBody: Symbol('hasBody'),
   kHeadState: Symbol('headState'),
   kHeadHeaders: Symbol('headHeaders'),
+  kHeadImplicit: Symbol('headImplicit'),
+  kExplicitHead: Symbol('explicitHead'),
   kCallbacks: Symbol('callbacks'),
   kFinished: Symbol('finished'),
   kStart: Symbol('start'),

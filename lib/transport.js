@@ -31,6 +31,9 @@ class Transport {
     this.flushScheduled = false;
     this.finishingList = [];
     this.onEvents = () => this.drain();
+    // Subclasses given as Node's IncomingMessage / ServerResponse options.
+    this.reqClass = null;
+    this.resClass = null;
   }
 
   // The op writer, with a flush scheduled for the end of this tick.
@@ -120,12 +123,16 @@ class Transport {
           const socket = socketFor(this, c);
           const raw = decodeHeaders(buf, q + 4, p);
           if (version === 20) hostFromAuthority(raw);
-          const req = new IncomingMessage(this, id, c, socket, method, url, version, hasBody, raw, now);
+          const req = this.reqClass === null
+            ? new IncomingMessage(this, id, c, socket, method, url, version, hasBody, raw, now)
+            : Reflect.construct(IncomingMessage, [this, id, c, socket, method, url, version, hasBody, raw, now], this.reqClass);
           if ((buf[p0 + 10] & wire.REQ_UPGRADE) !== 0 && server.listenerCount('upgrade') > 0) {
             this.upgrade(req, id, c);
             break;
           }
-          const res = new ServerResponse(this, req, id, socket);
+          const res = this.resClass === null
+            ? new ServerResponse(this, req, id, socket)
+            : Reflect.construct(ServerResponse, [this, req, id, socket], this.resClass);
           req[kResponse] = res;
           c.current = res;
           touch(c);

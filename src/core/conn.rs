@@ -52,7 +52,11 @@ impl Shared {
     /// Builds the protocol builders once per server.
     pub fn new(hub: Rc<Hub>, config: Config, tracker: Arc<Tracker>) -> Self {
         let mut h1 = http1::Builder::new();
+        // Header names go out in Title-Case, as Node writes its own
+        // (Connection, Keep-Alive, Content-Length, Date) and as apps mostly
+        // set theirs; hyper cannot send the case an app gave (README).
         h1.timer(TokioTimer::new())
+            .title_case_headers(true)
             .header_read_timeout(config.headers_timeout)
             .max_header_size(config.max_header_size)
             .max_headers(2000);
@@ -477,7 +481,7 @@ mod tests {
             let id = rig.next_request().await;
             rig.respond(id, b"one");
             let first = read_until(&mut client, "one").await;
-            assert!(!first.contains("connection: close"), "{first}");
+            assert!(!first.to_ascii_lowercase().contains("connection: close"), "{first}");
             // Let the connection settle into hyper's idle keep-alive state.
             tokio::time::sleep(Duration::from_millis(20)).await;
 
@@ -489,7 +493,7 @@ mod tests {
             let id = rig.next_request().await;
             rig.respond(id, b"two");
             let second = read_until(&mut client, "two").await;
-            assert!(second.contains("connection: close"), "{second}");
+            assert!(second.to_ascii_lowercase().contains("connection: close"), "{second}");
             drop(client);
             tokio::time::timeout(Duration::from_secs(5), task)
                 .await

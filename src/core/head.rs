@@ -19,12 +19,30 @@ pub struct Head {
 
 /// The response hyper writes for `head` with `body`. `h2`: the connection
 /// speaks HTTP/2; `length`: the whole body's length, when it is known and
-/// HTTP/2 needs it written as a header.
-pub fn response<B>(head: Head, body: B, h2: bool, length: Option<usize>) -> Response<B> {
+/// HTTP/2 needs it written as a header; `closing`: the server is closing, so
+/// an HTTP/1.1 `Connection: keep-alive` from JS (decided before close()) is
+/// dropped and hyper says `close` alone (DESIGN C4), not "keep-alive, close".
+pub fn response<B>(
+    head: Head,
+    body: B,
+    h2: bool,
+    length: Option<usize>,
+    closing: bool,
+) -> Response<B> {
     let mut res = Response::new(body);
     *res.status_mut() =
         StatusCode::from_u16(head.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     fill_headers(res.headers_mut(), head.headers, h2, length);
+    if closing && !h2 {
+        let headers = res.headers_mut();
+        let keeps = headers
+            .get(header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"keep-alive"));
+        if keeps {
+            headers.remove(header::CONNECTION);
+            headers.remove("keep-alive");
+        }
+    }
     if let (false, Some(reason)) = (h2, head.reason) {
         if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(&reason[..]) {
             res.extensions_mut().insert(reason);

@@ -323,7 +323,7 @@ impl Hub {
         drop(map);
         // A closed receiver means hyper already dropped the request; its
         // Reply has reported the abort.
-        let _ = reply.send(head::response(head, body, h2, length));
+        let _ = reply.send(head::response(head, body, h2, length, self.closing.get()));
     }
 
     fn demand(self: &Rc<Self>, id: u32) {

@@ -98,6 +98,9 @@ const H2_GRACE: Duration = Duration::from_secs(1);
 /// socket buffer that is momentarily full.
 const FLUSH_GRACE: Duration = Duration::from_millis(20);
 
+/// What Node writes when `headersTimeout` runs out.
+const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n";
+
 enum Detected {
     Http1(Bytes),
     Http2(Bytes),
@@ -162,11 +165,12 @@ pub async fn serve(
     };
     let stream = Arc::new(stream);
     let state = Rc::new(ConnState::new(id, h2, shared.tracker.clone()));
-    let io = TokioIo::new(Socket::new(
-        prefix,
-        stream.clone(),
-        state.activity().clone(),
-    ));
+    let activity = state.activity().clone();
+    let io = TokioIo::new(if h2 {
+        Socket::new(prefix, stream.clone(), activity)
+    } else {
+        Socket::http1(prefix, stream.clone(), activity)
+    });
     let ending = if h2 {
         shared.tracker.inc(Gauge::H2Sessions);
         // Boxed: the HTTP/2 driver's future is the largest variant, and
@@ -257,9 +261,17 @@ async fn drive_h1(
                 // After a 101, hyper hands the socket to the tunnel and ends.
                 return match state.tunnel() {
                     Some((id, TunnelState::Open)) => H1End::Upgraded(id),
-                    // hyper answered bad input (400, 431) or timed the
-                    // head out (408): a short drain, not a linger (C6).
-                    _ if r.as_ref().is_err_and(|e| e.is_parse() || e.is_timeout()) => {
+                    // hyper answered bad input (400, 431): a short drain,
+                    // not a linger (C6).
+                    _ if r.as_ref().is_err_and(|e| e.is_parse()) => H1End::Closed(Ending::Rejected),
+                    // hyper timed the head out and says nothing; Node
+                    // answers 408 (unless a response is on its way, which
+                    // the answer would corrupt). A few bytes into an
+                    // empty socket buffer: a try, never a wait.
+                    _ if r.as_ref().is_err_and(|e| e.is_timeout()) => {
+                        if state.is_idle() {
+                            let _ = stream.try_write(REQUEST_TIMEOUT);
+                        }
                         H1End::Closed(Ending::Rejected)
                     }
                     _ => H1End::Closed(Ending::Clean),

@@ -12,7 +12,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -22,6 +22,8 @@ use std::task::ready;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+use crate::core::headscan::HeadScan;
 
 /// What the socket wrapper records as bytes arrive and leave. Shared with
 /// the socket, which hyper requires to be `Send` for upgrades; only the I/O
@@ -39,6 +41,9 @@ pub struct Activity {
     write_shut: AtomicBool,
     /// Microseconds since `epoch` of our last write, plus one; 0: none yet.
     last_write: AtomicU64,
+    /// What the head scanner found in the request head arriving now
+    /// (`headscan::CONTENT_LENGTH`, `headscan::BARE_LF`).
+    head_flags: AtomicU8,
 }
 
 impl Activity {
@@ -51,7 +56,13 @@ impl Activity {
             busy: AtomicBool::new(false),
             write_shut: AtomicBool::new(false),
             last_write: AtomicU64::new(0),
+            head_flags: AtomicU8::new(0),
         }
+    }
+
+    /// Takes what the head scanner found in the head hyper just parsed.
+    pub fn take_head_flags(&self) -> u8 {
+        self.head_flags.swap(0, Ordering::Relaxed)
     }
 
     /// We wrote bytes to the peer (a clean close lets the peer's reply to
@@ -135,6 +146,8 @@ pub struct Socket {
     prefix: Bytes,
     inner: Arc<TcpStream>,
     state: Arc<Activity>,
+    /// HTTP/1.1 only: looks at request heads as they arrive.
+    scan: Option<Box<HeadScan>>,
 }
 
 impl Socket {
@@ -144,7 +157,33 @@ impl Socket {
             prefix,
             inner,
             state,
+            scan: None,
         }
+    }
+
+    /// As [`Socket::new`], for HTTP/1.1: request heads are scanned as they
+    /// arrive (see headscan.rs).
+    pub fn http1(prefix: Bytes, inner: Arc<TcpStream>, state: Arc<Activity>) -> Self {
+        Socket {
+            scan: Some(Box::default()),
+            ..Socket::new(prefix, inner, state)
+        }
+    }
+
+    /// Shows bytes just read to the head scanner while a head may be
+    /// arriving (no exchange open, or the head not finished yet).
+    fn scan(&mut self, bytes: &[u8]) {
+        let Some(scan) = self.scan.as_deref_mut() else {
+            return;
+        };
+        if scan.is_done() {
+            if self.state.busy.load(Ordering::Relaxed) {
+                return;
+            }
+            scan.restart();
+        }
+        let found = scan.feed(bytes);
+        self.state.head_flags.store(found, Ordering::Relaxed);
     }
 }
 
@@ -190,6 +229,7 @@ impl AsyncRead for Socket {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        let before = buf.filled().len();
         if !this.prefix.is_empty() {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix[..n]);
@@ -202,6 +242,7 @@ impl AsyncRead for Socket {
                 // next read to report.
                 let _ = this.try_fill(buf);
             }
+            this.scan(&buf.filled()[before..]);
             return Poll::Ready(Ok(()));
         }
         loop {
@@ -210,7 +251,10 @@ impl AsyncRead for Socket {
                 // Readiness was stale; `try_read` cleared it, so the next
                 // `poll_read_ready` registers the waker.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                r => return Poll::Ready(r),
+                r => {
+                    this.scan(&buf.filled()[before..]);
+                    return Poll::Ready(r);
+                }
             }
         }
     }

@@ -19,6 +19,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::core::config::Config;
 use crate::core::conn_state::{ConnState, TunnelState};
 use crate::core::ending::{finish, Ending};
+use crate::core::flood;
 use crate::core::hub::{Hub, TimedOut};
 use crate::core::io::{bytes_waiting, Socket};
 use crate::core::tracker::{ConnGuard, Gauge, Tracker};
@@ -167,7 +168,7 @@ pub async fn serve(
     let state = Rc::new(ConnState::new(id, h2, shared.tracker.clone()));
     let activity = state.activity().clone();
     let io = TokioIo::new(if h2 {
-        Socket::new(prefix, stream.clone(), activity)
+        Socket::http2(prefix, stream.clone(), activity)
     } else {
         Socket::http1(prefix, stream.clone(), activity)
     });
@@ -175,7 +176,13 @@ pub async fn serve(
         shared.tracker.inc(Gauge::H2Sessions);
         // Boxed: the HTTP/2 driver's future is the largest variant, and
         // every idle HTTP/1.1 connection would otherwise carry its size.
-        let ending = Box::pin(drive_h2(&shared, io, &state, &mut signals)).await;
+        let mut ending = Box::pin(drive_h2(&shared, io, &state, &mut signals)).await;
+        if let Some(last_stream) = state.activity().flooded() {
+            // The client gets the linger of a clean close to take the
+            // GOAWAY: it has not been reading.
+            flood::goaway(&stream, last_stream).await;
+            ending = Ending::Clean;
+        }
         shared.tracker.dec(Gauge::H2Sessions);
         ending
     } else {

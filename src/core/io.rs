@@ -10,6 +10,7 @@
 //! close it cleanly or reset it (DESIGN C6, C9), and can peek at bytes hyper
 //! has not read yet (C3).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -23,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::core::flood;
 use crate::core::headscan::HeadScan;
 
 /// What the socket wrapper records as bytes arrive and leave. Shared with
@@ -44,6 +46,10 @@ pub struct Activity {
     /// What the head scanner found in the request head arriving now
     /// (`headscan::CONTENT_LENGTH`, `headscan::BARE_LF`).
     head_flags: AtomicU8,
+    /// HTTP/2: the client flooded us with frames to acknowledge (see
+    /// flood.rs): 0 no; else `1 << 32 | last stream` when a GOAWAY can
+    /// follow what we wrote, `2 << 32` when it would cut a frame.
+    flooded: AtomicU64,
 }
 
 impl Activity {
@@ -57,6 +63,18 @@ impl Activity {
             write_shut: AtomicBool::new(false),
             last_write: AtomicU64::new(0),
             head_flags: AtomicU8::new(0),
+            flooded: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the client flooded us (see flood.rs) and, if so, the last
+    /// stream id for a GOAWAY when one can be written without cutting a
+    /// frame in two.
+    pub fn flooded(&self) -> Option<Option<u32>> {
+        match self.flooded.load(Ordering::Relaxed) {
+            0 => None,
+            v if v >> 32 == 1 => Some(Some(v as u32)),
+            _ => Some(None),
         }
     }
 
@@ -148,6 +166,10 @@ pub struct Socket {
     state: Arc<Activity>,
     /// HTTP/1.1 only: looks at request heads as they arrive.
     scan: Option<Box<HeadScan>>,
+    /// HTTP/2 only: watches for control-frame floods.
+    flood: Option<Box<flood::Guard>>,
+    /// Set once the client floods: the most we wait for a frame boundary.
+    flood_wait: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Socket {
@@ -158,6 +180,81 @@ impl Socket {
             inner,
             state,
             scan: None,
+            flood: None,
+            flood_wait: None,
+        }
+    }
+
+    /// As [`Socket::new`], for HTTP/2: a client that floods us with frames
+    /// to acknowledge while it reads nothing is cut off (see flood.rs).
+    pub fn http2(prefix: Bytes, inner: Arc<TcpStream>, state: Arc<Activity>) -> Self {
+        Socket {
+            flood: Some(Box::default()),
+            ..Socket::new(prefix, inner, state)
+        }
+    }
+
+    /// Shows bytes just read to the flood guard.
+    fn watch_flood(&mut self, bytes: &[u8]) {
+        if let Some(guard) = self.flood.as_deref_mut() {
+            guard.received(bytes);
+            self.check_flood();
+        }
+    }
+
+    /// Starts the flood wait when the guard sees a flood.
+    fn check_flood(&mut self) {
+        if let Some(guard) = self.flood.as_deref() {
+            if self.flood_wait.is_none() && guard.flooding() {
+                self.flood_wait = Some(Box::pin(tokio::time::sleep(flood::DRAIN_WAIT)));
+            }
+        }
+    }
+
+    /// While the client floods, reads and writes go on only until what we
+    /// wrote ends at a frame boundary (so a GOAWAY can follow it), or for
+    /// a short bound; then they fail, which ends hyper's connection, and
+    /// the connection task sends the GOAWAY. Nothing more is read.
+    fn poll_flood(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<io::Result<()>> {
+        if self.state.flooded.load(Ordering::Relaxed) != 0 {
+            return Poll::Ready(Err(io::Error::other("HTTP/2 control frame flood")));
+        }
+        let (Some(guard), Some(wait)) = (self.flood.as_deref(), self.flood_wait.as_mut()) else {
+            return Poll::Ready(Ok(()));
+        };
+        let v = if guard.at_boundary() {
+            1 << 32 | u64::from(guard.last_stream())
+        } else if wait.as_mut().poll(cx).is_ready() {
+            2 << 32
+        } else if reading {
+            return Poll::Pending;
+        } else {
+            return Poll::Ready(Ok(()));
+        };
+        self.state.flooded.store(v, Ordering::Relaxed);
+        Poll::Ready(Err(io::Error::other("HTTP/2 control frame flood")))
+    }
+
+    /// Tells the flood guard how a write of `bufs` went.
+    fn wrote<'a>(&mut self, r: &io::Result<usize>, bufs: impl Iterator<Item = &'a [u8]>) {
+        self.state.wrote();
+        let (Some(guard), Ok(mut n)) = (self.flood.as_deref_mut(), r) else {
+            return;
+        };
+        for b in bufs {
+            if n == 0 {
+                break;
+            }
+            let k = n.min(b.len());
+            guard.sent(&b[..k]);
+            n -= k;
+        }
+    }
+
+    fn write_blocked(&mut self) {
+        if let Some(guard) = self.flood.as_deref_mut() {
+            guard.blocked();
+            self.check_flood();
         }
     }
 
@@ -229,6 +326,7 @@ impl AsyncRead for Socket {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        ready!(this.poll_flood(cx, true))?;
         let before = buf.filled().len();
         if !this.prefix.is_empty() {
             let n = this.prefix.len().min(buf.remaining());
@@ -243,6 +341,7 @@ impl AsyncRead for Socket {
                 let _ = this.try_fill(buf);
             }
             this.scan(&buf.filled()[before..]);
+            this.watch_flood(&buf.filled()[before..]);
             return Poll::Ready(Ok(()));
         }
         loop {
@@ -252,7 +351,9 @@ impl AsyncRead for Socket {
                 // `poll_read_ready` registers the waker.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 r => {
-                    this.scan(&buf.filled()[before..]);
+                    let new = &buf.filled()[before..];
+                    this.scan(new);
+                    this.watch_flood(new);
                     return Poll::Ready(r);
                 }
             }
@@ -262,16 +363,21 @@ impl AsyncRead for Socket {
 
 impl AsyncWrite for Socket {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_flood(cx, false))?;
         loop {
-            ready!(self.inner.poll_write_ready(cx))?;
+            if self.inner.poll_write_ready(cx)?.is_pending() {
+                self.write_blocked();
+                ready!(self.poll_flood(cx, false))?;
+                return Poll::Pending;
+            }
             match self.inner.try_write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 r => {
-                    self.state.wrote();
+                    self.wrote(&r, std::iter::once(buf));
                     return Poll::Ready(r);
                 }
             }
@@ -279,16 +385,21 @@ impl AsyncWrite for Socket {
     }
 
     fn poll_write_vectored(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_flood(cx, false))?;
         loop {
-            ready!(self.inner.poll_write_ready(cx))?;
+            if self.inner.poll_write_ready(cx)?.is_pending() {
+                self.write_blocked();
+                ready!(self.poll_flood(cx, false))?;
+                return Poll::Pending;
+            }
             match self.inner.try_write_vectored(bufs) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 r => {
-                    self.state.wrote();
+                    self.wrote(&r, bufs.iter().map(|b| &b[..]));
                     return Poll::Ready(r);
                 }
             }

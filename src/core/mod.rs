@@ -16,7 +16,7 @@
 //! exchange        one exchange's stages (response) and request-body state
 //! reply tunnel reader head deadlines ids body conn_state
 //!                 the pieces the hub and exchanges are made of
-//! outgoing credit io headscan ending tracker dispatch pool wire config error
+//! outgoing credit io headscan flood ending tracker dispatch pool wire config error
 //!                 leaves: queues, credit, the socket, the mailboxes, formats
 //! ```
 
@@ -30,6 +30,7 @@ pub mod dispatch;
 pub mod ending;
 pub mod error;
 pub mod exchange;
+pub mod flood;
 pub mod head;
 pub mod headscan;
 pub mod hub;

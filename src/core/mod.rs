@@ -16,7 +16,7 @@
 //! exchange        one exchange's stages (response) and request-body state
 //! reply tunnel reader head deadlines ids body conn_state
 //!                 the pieces the hub and exchanges are made of
-//! outgoing credit io headscan flood ending tracker dispatch pool wire config error
+//! outgoing credit io headscan flood lent ending tracker dispatch pool wire config error
 //!                 leaves: queues, credit, the socket, the mailboxes, formats
 //! ```
 
@@ -36,6 +36,7 @@ pub mod headscan;
 pub mod hub;
 pub mod ids;
 pub mod io;
+pub mod lent;
 pub mod outgoing;
 pub mod pool;
 pub mod reader;

@@ -33,6 +33,11 @@ pub const EV_CONN_CLOSE: u8 = 7;
 /// index` into the drain's chunk list.
 pub const EV_BODY_AT: u8 = 8;
 
+/// The native side is done with a Buffer JS lent it (src/core/lent.rs):
+/// `u32 token`. Numbered apart from the other kinds, so records added
+/// beside it do not collide.
+pub const EV_RELEASE: u8 = 16;
+
 /// Request flag: a body follows (EV_BODY … EV_END).
 pub const REQ_HAS_BODY: u8 = 1;
 /// EV_REQUEST flag: the request asks to switch protocols (HTTP/1.1

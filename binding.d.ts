@@ -32,8 +32,12 @@ export declare class NativeServer {
    * empty, so an empty one was taken already).
    */
   chunk(index: number): Buffer
-  /** Hands one flush of response parts to the I/O thread. */
-  flush(meta: Uint8Array, chunks: Array<Uint8Array>): void
+  /**
+   * Hands one flush of response parts to the I/O thread. The long
+   * chunks are used in place, not copied: JS keeps chunk `i` alive until
+   * it hears EV_RELEASE with token `base + i` (wrapping).
+   */
+  flush(meta: Uint8Array, chunks: Array<Uint8Array>, base: number): void
   /** Stops accepting and releases the port before returning. */
   close(): void
   /** Closes idle connections now (HTTP/2: sessions without open streams). */

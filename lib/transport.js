@@ -28,6 +28,9 @@ class Transport {
     // Exchange id → UpgradeSocket, for upgraded connections.
     this.tunnels = new Map();
     this.writer = new wire.OpWriter();
+    // Buffers lent to the native side by token, kept reachable until it
+    // sends EV_RELEASE (they are written in place, not copied).
+    this.pins = { held: new Map(), next: 0 };
     this.flushScheduled = false;
     this.finishingList = [];
     this.onEvents = () => this.drain();
@@ -53,7 +56,7 @@ class Transport {
     const native = this.native;
     const writer = this.writer;
     if (native !== null) {
-      writer.flushTo(native);
+      writer.flushTo(native, this.pins);
     } else {
       writer.pos = 0;
       writer.chunks = [];
@@ -241,6 +244,10 @@ class Transport {
           p += 5;
           break;
         }
+        case wire.EV_RELEASE:
+          this.pins.held.delete(id);
+          p += 5;
+          break;
         default:
           // A record we do not know means the two sides disagree: stop
           // rather than misread the rest.
@@ -281,6 +288,8 @@ class Transport {
     const native = this.native;
     this.native = null;
     if (native !== null) native.release();
+    // The I/O thread has ended: nothing reads the lent Buffers any more.
+    this.pins.held.clear();
     for (const res of this.exchanges.values()) abortExchange(res);
     this.exchanges.clear();
     for (const conn of this.conns.values()) {

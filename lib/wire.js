@@ -12,6 +12,7 @@ const EV_CONN_OPEN = 6;
 const EV_CONN_CLOSE = 7;
 const EV_BODY_AT = 8;
 const EV_TRAILERS = 9;
+const EV_RELEASE = 16;
 const REQ_HAS_BODY = 1;
 const REQ_UPGRADE = 2;
 
@@ -194,14 +195,19 @@ class OpWriter {
     this.u32(id);
   }
 
-  // Hands everything to `native.flush` and resets.
-  flushTo(native) {
+  // Hands everything to `native.flush` and resets. The long chunks are
+  // lent, not copied: each stays in `pins` (token → Buffer) until the
+  // native side sends EV_RELEASE for its token.
+  flushTo(native, pins) {
     if (this.pos === 0) return;
     const meta = this.buf.subarray(0, this.pos);
     const chunks = this.chunks;
     this.pos = 0;
     this.chunks = [];
-    native.flush(meta, chunks);
+    const base = pins.next;
+    for (let i = 0; i < chunks.length; i++) pins.held.set((base + i) >>> 0, chunks[i]);
+    pins.next = (base + chunks.length) >>> 0;
+    native.flush(meta, chunks, base);
   }
 }
 
@@ -215,6 +221,7 @@ module.exports = {
   EV_CONN_CLOSE,
   EV_BODY_AT,
   EV_TRAILERS,
+  EV_RELEASE,
   REQ_HAS_BODY,
   REQ_UPGRADE,
   OP_DEMAND,

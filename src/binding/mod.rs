@@ -3,4 +3,5 @@
 
 pub mod doorbell;
 pub mod error;
+pub mod lent;
 pub mod server;

@@ -10,8 +10,8 @@ use napi_derive::napi;
 
 use crate::binding::doorbell::JsDoorbell;
 use crate::binding::error::to_js;
+use crate::binding::lent::JsBytes;
 use crate::core::config::{self, Config};
-use crate::core::pool;
 use crate::core::server::Server;
 
 /// Server options, validated by lib/ with Node's rules. Times are in
@@ -111,6 +111,10 @@ impl NativeServer {
                 // drain, so release the port and end every connection now.
                 let _ = server.close();
                 server.force(true);
+                // The I/O thread may still read Buffers JS lent it, and
+                // the heap that holds them goes after this hook: wait
+                // until that thread has ended (forced, it ends at once).
+                server.wait_stopped();
             })
             .ok();
         Ok(NativeServer {
@@ -166,10 +170,21 @@ impl NativeServer {
         }
     }
 
-    /// Hands one flush of response parts to the I/O thread.
+    /// Hands one flush of response parts to the I/O thread. The long
+    /// chunks are used in place, not copied: JS keeps chunk `i` alive until
+    /// it hears EV_RELEASE with token `base + i` (wrapping).
     #[napi(catch_unwind)]
-    pub fn flush(&self, env: Env, meta: &[u8], chunks: Vec<&[u8]>) -> napi::Result<()> {
-        let external = chunks.into_iter().map(|c| Some(pool::copy(c))).collect();
+    pub fn flush(&self, env: Env, meta: &[u8], chunks: Vec<&[u8]>, base: u32) -> napi::Result<()> {
+        let external = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let token = base.wrapping_add(i as u32);
+                // SAFETY: lib/transport.js pins the Buffer under `token`
+                // until EV_RELEASE for it (see binding/lent.rs).
+                Some(self.inner.lend(unsafe { JsBytes::new(c) }, token))
+            })
+            .collect();
         self.inner
             .submit(meta, external)
             .map_err(|e| to_js(&env, e))

@@ -19,6 +19,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::core::config::Config;
 use crate::core::conn_state::{ConnState, TunnelState};
 use crate::core::ending::{finish, Ending};
+use crate::core::flood;
 use crate::core::hub::{Hub, TimedOut};
 use crate::core::io::{bytes_waiting, Socket};
 use crate::core::tracker::{ConnGuard, Gauge, Tracker};
@@ -102,6 +103,9 @@ const H2_GRACE: Duration = Duration::from_secs(1);
 /// socket buffer that is momentarily full.
 const FLUSH_GRACE: Duration = Duration::from_millis(20);
 
+/// What Node writes when `headersTimeout` runs out.
+const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n";
+
 enum Detected {
     Http1(Bytes),
     Http2(Bytes),
@@ -166,16 +170,23 @@ pub async fn serve(
     };
     let stream = Arc::new(stream);
     let state = Rc::new(ConnState::new(id, h2, shared.tracker.clone()));
-    let io = TokioIo::new(Socket::new(
-        prefix,
-        stream.clone(),
-        state.activity().clone(),
-    ));
+    let activity = state.activity().clone();
+    let io = TokioIo::new(if h2 {
+        Socket::http2(prefix, stream.clone(), activity)
+    } else {
+        Socket::http1(prefix, stream.clone(), activity)
+    });
     let ending = if h2 {
         shared.tracker.inc(Gauge::H2Sessions);
         // Boxed: the HTTP/2 driver's future is the largest variant, and
         // every idle HTTP/1.1 connection would otherwise carry its size.
-        let ending = Box::pin(drive_h2(&shared, io, &state, &mut signals)).await;
+        let mut ending = Box::pin(drive_h2(&shared, io, &state, &mut signals)).await;
+        if let Some(last_stream) = state.activity().flooded() {
+            // The client gets the linger of a clean close to take the
+            // GOAWAY: it has not been reading.
+            flood::goaway(&stream, last_stream).await;
+            ending = Ending::Clean;
+        }
         shared.tracker.dec(Gauge::H2Sessions);
         ending
     } else {
@@ -261,9 +272,17 @@ async fn drive_h1(
                 // After a 101, hyper hands the socket to the tunnel and ends.
                 return match state.tunnel() {
                     Some((id, TunnelState::Open)) => H1End::Upgraded(id),
-                    // hyper answered bad input (400, 431) or timed the
-                    // head out (408): a short drain, not a linger (C6).
-                    _ if r.as_ref().is_err_and(|e| e.is_parse() || e.is_timeout()) => {
+                    // hyper answered bad input (400, 431): a short drain,
+                    // not a linger (C6).
+                    _ if r.as_ref().is_err_and(|e| e.is_parse()) => H1End::Closed(Ending::Rejected),
+                    // hyper timed the head out and says nothing; Node
+                    // answers 408 (unless a response is on its way, which
+                    // the answer would corrupt). A few bytes into an
+                    // empty socket buffer: a try, never a wait.
+                    _ if r.as_ref().is_err_and(|e| e.is_timeout()) => {
+                        if state.is_idle() {
+                            let _ = stream.try_write(REQUEST_TIMEOUT);
+                        }
                         H1End::Closed(Ending::Rejected)
                     }
                     _ => H1End::Closed(Ending::Clean),
@@ -481,7 +500,10 @@ mod tests {
             let id = rig.next_request().await;
             rig.respond(id, b"one");
             let first = read_until(&mut client, "one").await;
-            assert!(!first.to_ascii_lowercase().contains("connection: close"), "{first}");
+            assert!(
+                !first.to_ascii_lowercase().contains("connection: close"),
+                "{first}"
+            );
             // Let the connection settle into hyper's idle keep-alive state.
             tokio::time::sleep(Duration::from_millis(20)).await;
 
@@ -493,7 +515,10 @@ mod tests {
             let id = rig.next_request().await;
             rig.respond(id, b"two");
             let second = read_until(&mut client, "two").await;
-            assert!(second.to_ascii_lowercase().contains("connection: close"), "{second}");
+            assert!(
+                second.to_ascii_lowercase().contains("connection: close"),
+                "{second}"
+            );
             drop(client);
             tokio::time::timeout(Duration::from_secs(5), task)
                 .await

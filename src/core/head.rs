@@ -61,6 +61,21 @@ pub fn upgrade_refused<B>(body: B) -> Response<B> {
     res
 }
 
+/// The answer to a request hyper parsed but Node refuses (framed by both
+/// Content-Length and Transfer-Encoding, lines ending in a bare LF; see
+/// headscan.rs): 400, and the connection closes after it.
+/// A request body that is not valid chunked encoding gets the same answer.
+pub fn bad_request() -> Head {
+    Head {
+        status: 400,
+        reason: None,
+        headers: vec![(
+            Bytes::from_static(b"connection"),
+            Bytes::from_static(b"close"),
+        )],
+    }
+}
+
 /// The answer to a request whose body did not arrive in time, as Node
 /// gives it: 408, and the connection closes after it.
 pub fn request_timeout() -> Head {

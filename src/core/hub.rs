@@ -26,6 +26,7 @@ use crate::core::deadlines::Sweeper;
 use crate::core::dispatch::Outbox;
 use crate::core::exchange::{After, Exchange, ReqBody};
 use crate::core::head::{self, Head};
+use crate::core::headscan;
 use crate::core::ids::{self, IdMap};
 use crate::core::reader::{self, ReadEnd};
 use crate::core::reply::{Abandon, Reply};
@@ -164,6 +165,22 @@ impl Hub {
         if conn.refuses_new() {
             // Never reached JS, so the client may safely retry it.
             return Reply::refused();
+        }
+        if !conn.h2 && refused_by_node(&conn, &req) {
+            // Never reached JS; id 0 is no exchange's, so the guard
+            // reports to nobody.
+            let guard = Guard {
+                hub: self.clone(),
+                id: 0,
+            };
+            let body = ResBody::full(Bytes::new(), guard);
+            return Reply::ready(head::response(
+                head::bad_request(),
+                body,
+                false,
+                None,
+                false,
+            ));
         }
         let mut req = req;
         // hyper attaches `OnUpgrade` only to HTTP/1.1 requests that ask to
@@ -375,6 +392,12 @@ impl Hub {
     async fn read_body(self: Rc<Self>, id: u32, incoming: Incoming, credit: Rc<Credit>) {
         match reader::read(&self.outbox, id, incoming, &credit).await {
             ReadEnd::Failed => self.abort(id, true),
+            ReadEnd::Malformed => {
+                // As Node: 400 if the response has not started (respond
+                // does nothing otherwise), and JS hears the abort.
+                self.respond(id, head::bad_request(), Some(Bytes::new()));
+                self.abort(id, true);
+            }
             ReadEnd::Ended | ReadEnd::Stopped => {
                 let mut map = self.exchanges.borrow_mut();
                 if let Some(After::Remove) = map.get_mut(&id).map(|ex| ex.reader_done()) {
@@ -400,6 +423,17 @@ impl Hub {
         }
         conn.tunnel_closed(clean);
     }
+}
+
+/// Whether an HTTP/1.1 request hyper accepted is one Node answers with 400
+/// (DESIGN §7): its lines end in a bare LF, or it is framed by both
+/// Content-Length and Transfer-Encoding (hyper drops the Content-Length, so
+/// the head scanner tells us it was there).
+fn refused_by_node(conn: &ConnState, req: &Request<Incoming>) -> bool {
+    let found = conn.activity().take_head_flags();
+    found & headscan::BARE_LF != 0
+        || (found & headscan::CONTENT_LENGTH != 0
+            && req.headers().contains_key(http::header::TRANSFER_ENCODING))
 }
 
 #[cfg(test)]

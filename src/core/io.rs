@@ -10,9 +10,10 @@
 //! close it cleanly or reset it (DESIGN C6, C9), and can peek at bytes hyper
 //! has not read yet (C3).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -22,6 +23,9 @@ use std::task::ready;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+use crate::core::flood;
+use crate::core::headscan::HeadScan;
 
 /// What the socket wrapper records as bytes arrive and leave. Shared with
 /// the socket, which hyper requires to be `Send` for upgrades; only the I/O
@@ -39,6 +43,13 @@ pub struct Activity {
     write_shut: AtomicBool,
     /// Microseconds since `epoch` of our last write, plus one; 0: none yet.
     last_write: AtomicU64,
+    /// What the head scanner found in the request head arriving now
+    /// (`headscan::CONTENT_LENGTH`, `headscan::BARE_LF`).
+    head_flags: AtomicU8,
+    /// HTTP/2: the client flooded us with frames to acknowledge (see
+    /// flood.rs): 0 no; else `1 << 32 | last stream` when a GOAWAY can
+    /// follow what we wrote, `2 << 32` when it would cut a frame.
+    flooded: AtomicU64,
 }
 
 impl Activity {
@@ -51,7 +62,25 @@ impl Activity {
             busy: AtomicBool::new(false),
             write_shut: AtomicBool::new(false),
             last_write: AtomicU64::new(0),
+            head_flags: AtomicU8::new(0),
+            flooded: AtomicU64::new(0),
         }
+    }
+
+    /// Whether the client flooded us (see flood.rs) and, if so, the last
+    /// stream id for a GOAWAY when one can be written without cutting a
+    /// frame in two.
+    pub fn flooded(&self) -> Option<Option<u32>> {
+        match self.flooded.load(Ordering::Relaxed) {
+            0 => None,
+            v if v >> 32 == 1 => Some(Some(v as u32)),
+            _ => Some(None),
+        }
+    }
+
+    /// Takes what the head scanner found in the head hyper just parsed.
+    pub fn take_head_flags(&self) -> u8 {
+        self.head_flags.swap(0, Ordering::Relaxed)
     }
 
     /// We wrote bytes to the peer (a clean close lets the peer's reply to
@@ -135,6 +164,12 @@ pub struct Socket {
     prefix: Bytes,
     inner: Arc<TcpStream>,
     state: Arc<Activity>,
+    /// HTTP/1.1 only: looks at request heads as they arrive.
+    scan: Option<Box<HeadScan>>,
+    /// HTTP/2 only: watches for control-frame floods.
+    flood: Option<Box<flood::Guard>>,
+    /// Set once the client floods: the most we wait for a frame boundary.
+    flood_wait: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Socket {
@@ -144,7 +179,108 @@ impl Socket {
             prefix,
             inner,
             state,
+            scan: None,
+            flood: None,
+            flood_wait: None,
         }
+    }
+
+    /// As [`Socket::new`], for HTTP/2: a client that floods us with frames
+    /// to acknowledge while it reads nothing is cut off (see flood.rs).
+    pub fn http2(prefix: Bytes, inner: Arc<TcpStream>, state: Arc<Activity>) -> Self {
+        Socket {
+            flood: Some(Box::default()),
+            ..Socket::new(prefix, inner, state)
+        }
+    }
+
+    /// Shows bytes just read to the flood guard.
+    fn watch_flood(&mut self, bytes: &[u8]) {
+        if let Some(guard) = self.flood.as_deref_mut() {
+            guard.received(bytes);
+            self.check_flood();
+        }
+    }
+
+    /// Starts the flood wait when the guard sees a flood.
+    fn check_flood(&mut self) {
+        if let Some(guard) = self.flood.as_deref() {
+            if self.flood_wait.is_none() && guard.flooding() {
+                self.flood_wait = Some(Box::pin(tokio::time::sleep(flood::DRAIN_WAIT)));
+            }
+        }
+    }
+
+    /// While the client floods, reads and writes go on only until what we
+    /// wrote ends at a frame boundary (so a GOAWAY can follow it), or for
+    /// a short bound; then they fail, which ends hyper's connection, and
+    /// the connection task sends the GOAWAY. Nothing more is read.
+    fn poll_flood(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<io::Result<()>> {
+        if self.state.flooded.load(Ordering::Relaxed) != 0 {
+            return Poll::Ready(Err(io::Error::other("HTTP/2 control frame flood")));
+        }
+        let (Some(guard), Some(wait)) = (self.flood.as_deref(), self.flood_wait.as_mut()) else {
+            return Poll::Ready(Ok(()));
+        };
+        let v = if guard.at_boundary() {
+            1 << 32 | u64::from(guard.last_stream())
+        } else if wait.as_mut().poll(cx).is_ready() {
+            2 << 32
+        } else if reading {
+            return Poll::Pending;
+        } else {
+            return Poll::Ready(Ok(()));
+        };
+        self.state.flooded.store(v, Ordering::Relaxed);
+        Poll::Ready(Err(io::Error::other("HTTP/2 control frame flood")))
+    }
+
+    /// Tells the flood guard how a write of `bufs` went.
+    fn wrote<'a>(&mut self, r: &io::Result<usize>, bufs: impl Iterator<Item = &'a [u8]>) {
+        self.state.wrote();
+        let (Some(guard), Ok(mut n)) = (self.flood.as_deref_mut(), r) else {
+            return;
+        };
+        for b in bufs {
+            if n == 0 {
+                break;
+            }
+            let k = n.min(b.len());
+            guard.sent(&b[..k]);
+            n -= k;
+        }
+    }
+
+    fn write_blocked(&mut self) {
+        if let Some(guard) = self.flood.as_deref_mut() {
+            guard.blocked();
+            self.check_flood();
+        }
+    }
+
+    /// As [`Socket::new`], for HTTP/1.1: request heads are scanned as they
+    /// arrive (see headscan.rs).
+    pub fn http1(prefix: Bytes, inner: Arc<TcpStream>, state: Arc<Activity>) -> Self {
+        Socket {
+            scan: Some(Box::default()),
+            ..Socket::new(prefix, inner, state)
+        }
+    }
+
+    /// Shows bytes just read to the head scanner while a head may be
+    /// arriving (no exchange open, or the head not finished yet).
+    fn scan(&mut self, bytes: &[u8]) {
+        let Some(scan) = self.scan.as_deref_mut() else {
+            return;
+        };
+        if scan.is_done() {
+            if self.state.busy.load(Ordering::Relaxed) {
+                return;
+            }
+            scan.restart();
+        }
+        let found = scan.feed(bytes);
+        self.state.head_flags.store(found, Ordering::Relaxed);
     }
 }
 
@@ -190,6 +326,8 @@ impl AsyncRead for Socket {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        ready!(this.poll_flood(cx, true))?;
+        let before = buf.filled().len();
         if !this.prefix.is_empty() {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix[..n]);
@@ -202,6 +340,8 @@ impl AsyncRead for Socket {
                 // next read to report.
                 let _ = this.try_fill(buf);
             }
+            this.scan(&buf.filled()[before..]);
+            this.watch_flood(&buf.filled()[before..]);
             return Poll::Ready(Ok(()));
         }
         loop {
@@ -210,7 +350,12 @@ impl AsyncRead for Socket {
                 // Readiness was stale; `try_read` cleared it, so the next
                 // `poll_read_ready` registers the waker.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                r => return Poll::Ready(r),
+                r => {
+                    let new = &buf.filled()[before..];
+                    this.scan(new);
+                    this.watch_flood(new);
+                    return Poll::Ready(r);
+                }
             }
         }
     }
@@ -218,16 +363,21 @@ impl AsyncRead for Socket {
 
 impl AsyncWrite for Socket {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_flood(cx, false))?;
         loop {
-            ready!(self.inner.poll_write_ready(cx))?;
+            if self.inner.poll_write_ready(cx)?.is_pending() {
+                self.write_blocked();
+                ready!(self.poll_flood(cx, false))?;
+                return Poll::Pending;
+            }
             match self.inner.try_write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 r => {
-                    self.state.wrote();
+                    self.wrote(&r, std::iter::once(buf));
                     return Poll::Ready(r);
                 }
             }
@@ -235,16 +385,21 @@ impl AsyncWrite for Socket {
     }
 
     fn poll_write_vectored(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_flood(cx, false))?;
         loop {
-            ready!(self.inner.poll_write_ready(cx))?;
+            if self.inner.poll_write_ready(cx)?.is_pending() {
+                self.write_blocked();
+                ready!(self.poll_flood(cx, false))?;
+                return Poll::Pending;
+            }
             match self.inner.try_write_vectored(bufs) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 r => {
-                    self.state.wrote();
+                    self.wrote(&r, bufs.iter().map(|b| &b[..]));
                     return Poll::Ready(r);
                 }
             }

@@ -16,7 +16,7 @@
 //! exchange        one exchange's stages (response) and request-body state
 //! reply tunnel reader head deadlines ids body conn_state
 //!                 the pieces the hub and exchanges are made of
-//! outgoing credit io ending tracker dispatch pool wire config error
+//! outgoing credit io headscan flood lent ending tracker dispatch pool wire config error
 //!                 leaves: queues, credit, the socket, the mailboxes, formats
 //! ```
 
@@ -30,10 +30,13 @@ pub mod dispatch;
 pub mod ending;
 pub mod error;
 pub mod exchange;
+pub mod flood;
 pub mod head;
+pub mod headscan;
 pub mod hub;
 pub mod ids;
 pub mod io;
+pub mod lent;
 pub mod outgoing;
 pub mod pool;
 pub mod reader;

@@ -18,6 +18,8 @@ pub enum ReadEnd {
     Ended,
     /// The body failed (the client went away, the stream was reset).
     Failed,
+    /// The body is malformed (HTTP/1.1: bad chunked encoding).
+    Malformed,
     /// Told to stop (the exchange ended first).
     Stopped,
 }
@@ -55,6 +57,7 @@ pub async fn read(outbox: &Outbox, id: u32, mut body: Incoming, credit: &Credit)
                     return ReadEnd::Ended;
                 }
             }
+            Some(Err(e)) if is_malformed(&e) => return ReadEnd::Malformed,
             Some(Err(_)) => return ReadEnd::Failed,
             None => {
                 outbox.push_event(wire::EV_END, id);
@@ -62,4 +65,22 @@ pub async fn read(outbox: &Outbox, id: u32, mut body: Incoming, credit: &Credit)
             }
         }
     }
+}
+
+/// Whether a body error is bad input rather than a client gone: hyper's
+/// chunked decoder fails with `InvalidInput`/`InvalidData` (a bad size
+/// line, data longer than its size, an overflow), a vanished client with
+/// `UnexpectedEof` or a closed connection.
+fn is_malformed(e: &hyper::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            );
+        }
+        source = s.source();
+    }
+    false
 }

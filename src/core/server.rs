@@ -34,6 +34,8 @@ struct Common {
     force: watch::Sender<u64>,
     /// Bumped by `force(true)`: upgraded connections end too.
     kill: watch::Sender<u64>,
+    /// Set when the I/O thread has ended (see [`Server::wait_stopped`]).
+    stopped: (Mutex<bool>, std::sync::Condvar),
 }
 
 /// A listening server. Dropping it does not stop it; call [`Server::close`].
@@ -112,6 +114,7 @@ impl Server {
             idle: watch::Sender::new(0),
             force: watch::Sender::new(0),
             kill: watch::Sender::new(0),
+            stopped: (Mutex::new(false), std::sync::Condvar::new()),
         });
         let (control, control_rx) = mpsc::unbounded_channel();
         let c = common.clone();
@@ -119,6 +122,7 @@ impl Server {
             .name("lastcall-io".into())
             .spawn(move || {
                 let outbox = c.outbox.clone();
+                let end = c.clone();
                 let run = std::panic::AssertUnwindSafe(|| {
                     let local = tokio::task::LocalSet::new();
                     local.block_on(&runtime, io_main(c, listener, config, control_rx));
@@ -129,6 +133,9 @@ impl Server {
                 });
                 // A panic must not leave JS waiting forever for 'close'.
                 let _ = std::panic::catch_unwind(run);
+                let (stopped, cv) = &end.stopped;
+                *stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                cv.notify_all();
                 outbox.closed();
             })
             .map_err(Error::Thread)?;
@@ -185,6 +192,26 @@ impl Server {
         let ops = wire::decode_ops(meta, external)?;
         self.common.inbox.submit(ops);
         Ok(())
+    }
+
+    /// `bytes`, lent by the host, as a `Bytes` that returns them under
+    /// `token` (an EV_RELEASE record) when dropped (see lent.rs).
+    pub fn lend<T>(&self, bytes: T, token: u32) -> bytes::Bytes
+    where
+        T: AsRef<[u8]> + Send + 'static,
+    {
+        crate::core::lent::lend(bytes, token, self.common.outbox.clone())
+    }
+
+    /// Blocks until the I/O thread has ended: from then on nothing reads
+    /// memory the host lent. For the host's last moment (a worker's
+    /// environment going away), after [`Server::force`].
+    pub fn wait_stopped(&self) {
+        let (stopped, cv) = &self.common.stopped;
+        let mut done = stopped.lock().unwrap_or_else(|e| e.into_inner());
+        while !*done {
+            done = cv.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Starts closing: when this returns the port is released (DESIGN C1).

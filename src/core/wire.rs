@@ -36,6 +36,11 @@ pub const EV_BODY_AT: u8 = 8;
 /// block_len, block`, the block as in [`EV_REQUEST`].
 pub const EV_TRAILERS: u8 = 9;
 
+/// The native side is done with a Buffer JS lent it (src/core/lent.rs):
+/// `u32 token`. Numbered apart from the other kinds, so records added
+/// beside it do not collide.
+pub const EV_RELEASE: u8 = 16;
+
 /// Request flag: a body follows (EV_BODY … EV_END).
 pub const REQ_HAS_BODY: u8 = 1;
 /// EV_REQUEST flag: the request asks to switch protocols (HTTP/1.1

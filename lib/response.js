@@ -329,15 +329,13 @@ function keepAliveValue(timeout, max) {
   return value;
 }
 
-// Whether hyper keeps the connection after this request, as far as its
-// head tells: not when the client asked to close, nor when the request
-// carries Transfer-Encoding (hyper closes after a request that also had a
-// Content-Length, and drops that Content-Length before we see it).
+// Whether the connection stays open after this request, as far as its head
+// tells: not when the client asked to close. (A request hyper would close
+// after for its framing, Content-Length beside Transfer-Encoding, is refused
+// with 400 before it reaches JS.)
 function staysOpen(raw) {
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
-    if (name === 'transfer-encoding') return false;
-    if (name === 'connection' && /(?:^|\W)close(?:$|\W)/i.test(raw[i + 1])) return false;
+    if (raw[i] === 'connection' && /(?:^|\W)close(?:$|\W)/i.test(raw[i + 1])) return false;
   }
   return true;
 }

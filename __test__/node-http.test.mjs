@@ -726,3 +726,37 @@ test('lastcall: HTTP/2 trailers both ways (node:http2 client)', async (t) => {
   assert.equal(got.body, '{"x-req":"h2-client"}');
   assert.equal(got.trailers['x-sum'], 'h2');
 });
+
+// 'clientError': bad input is reported with Node's error codes. With no
+// listener both servers answer 400 themselves; lastcall answers before the
+// listener runs too (README "Differences"), so the listener cannot write
+// its own answer.
+for (const [name, createServer] of impls) {
+  test(`${name}: a malformed request or an oversized head emits 'clientError' with Node's code; with no listener the client gets 400`, async (t) => {
+    const { server, port } = await serve(t, name, createServer, (req, res) => res.end('ok'));
+    const seen = [];
+    const heard = (n) => new Promise((resolve) => {
+      const check = () => (seen.length >= n ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    server.on('clientError', (err, socket) => {
+      seen.push(err.code);
+      assert.ok(err instanceof Error);
+      socket.destroy();
+    });
+    for (const raw of ['G@T / HTTP/1.1\r\nHost: x\r\n\r\n', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70000)}\r\n\r\n`]) {
+      const conn = await connect(port);
+      t.after(() => conn.destroy());
+      conn.write(raw);
+    }
+    await within(heard(2), 'two clientError events');
+    assert.deepEqual(seen.sort(), ['HPE_HEADER_OVERFLOW', 'HPE_INVALID_METHOD']);
+
+    server.removeAllListeners('clientError');
+    const conn = await connect(port);
+    t.after(() => conn.destroy());
+    conn.write('G@T / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await conn.ended;
+    assert.match(conn.text(), /^HTTP\/1\.1 400 /);
+  });
+}

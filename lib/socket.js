@@ -53,6 +53,17 @@ class Socket extends EventEmitter {
     return this;
   }
 
+  // The native side writes every byte of the connection: a write through
+  // the socket goes nowhere, and says so as a write to a closed socket does.
+  write(data, encoding, cb) {
+    const done = typeof encoding === 'function' ? encoding : cb;
+    const err = new Error('The socket of an HTTP exchange is written by the server; use the response');
+    err.code = 'ERR_STREAM_DESTROYED';
+    if (typeof done === 'function') process.nextTick(done, err);
+    return false;
+  }
+
+  // Ends the connection; data given here is not sent (see write()).
   end() {
     return this.destroy();
   }

@@ -181,6 +181,18 @@ class Transport {
           p += 9 + n;
           break;
         }
+        case wire.EV_CLIENT_ERROR: {
+          const conn = this.conns.get(id);
+          if (conn !== undefined && server.listenerCount('clientError') > 0) {
+            const socket = socketFor(this, conn);
+            // The native side has answered (400, 431, 408) and is closing
+            // the connection: the socket takes no more writes.
+            socket.writable = false;
+            server.emit('clientError', clientError(buf[p + 5]), socket);
+          }
+          p += 6;
+          break;
+        }
         case wire.EV_END: {
           const res = exchanges.get(id);
           if (res !== undefined) {
@@ -314,6 +326,30 @@ function methodAt(buf, p, n) {
   if (n === 3 && buf[p] === 71 && buf[p + 1] === 69 && buf[p + 2] === 84) return 'GET';
   if (n === 4 && buf[p] === 80 && buf[p + 1] === 79 && buf[p + 2] === 83) return 'POST';
   return buf.latin1Slice(p, p + n);
+}
+
+// The errors of 'clientError', by the kind the native side reports, with
+// Node's codes and messages (llhttp's for parse errors).
+const CLIENT_ERRORS = [
+  null,
+  ['HPE_INVALID_CONSTANT', 'Parse Error: Expected HTTP/'],
+  ['HPE_HEADER_OVERFLOW', 'Parse Error: Header overflow'],
+  ['ERR_HTTP_REQUEST_TIMEOUT', 'Request timeout'],
+  ['HPE_UNEXPECTED_CONTENT_LENGTH', 'Parse Error: Transfer-Encoding can\'t be present with Content-Length'],
+  ['HPE_LF_EXPECTED', 'Parse Error: Missing expected CR after header value'],
+  ['HPE_INVALID_METHOD', 'Parse Error: Invalid method encountered'],
+  ['HPE_INVALID_URL', 'Parse Error: Invalid URL'],
+  ['HPE_INVALID_VERSION', 'Parse Error: Invalid HTTP version'],
+  ['HPE_INVALID_HEADER_TOKEN', 'Parse Error: Invalid header value char'],
+  ['HPE_INVALID_CHUNK_SIZE', 'Parse Error: Invalid character in chunk size'],
+];
+
+function clientError(kind) {
+  const [code, message] = CLIENT_ERRORS[kind] ?? CLIENT_ERRORS[1];
+  const err = new Error(message);
+  err.code = code;
+  if (code.startsWith('HPE_')) err.reason = message.slice('Parse Error: '.length);
+  return err;
 }
 
 // An HTTP/2 request names its host in `:authority` (RFC 9113 §8.3.1); apps

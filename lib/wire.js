@@ -12,6 +12,7 @@ const EV_CONN_OPEN = 6;
 const EV_CONN_CLOSE = 7;
 const EV_BODY_AT = 8;
 const EV_TRAILERS = 9;
+const EV_CLIENT_ERROR = 10;
 const EV_RELEASE = 16;
 const REQ_HAS_BODY = 1;
 const REQ_UPGRADE = 2;
@@ -221,6 +222,7 @@ module.exports = {
   EV_CONN_CLOSE,
   EV_BODY_AT,
   EV_TRAILERS,
+  EV_CLIENT_ERROR,
   EV_RELEASE,
   REQ_HAS_BODY,
   REQ_UPGRADE,

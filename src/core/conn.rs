@@ -23,6 +23,7 @@ use crate::core::flood;
 use crate::core::hub::{Hub, TimedOut};
 use crate::core::io::{bytes_waiting, Socket};
 use crate::core::tracker::{ConnGuard, Gauge, Tracker};
+use crate::core::wire;
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -269,6 +270,9 @@ async fn drive_h1(
         tokio::select! {
             biased;
             r = conn.as_mut() => {
+                if let Some(kind) = r.as_ref().err().and_then(wire::client_error_kind) {
+                    shared.hub.client_error(state.id, kind);
+                }
                 // After a 101, hyper hands the socket to the tunnel and ends.
                 return match state.tunnel() {
                     Some((id, TunnelState::Open)) => H1End::Upgraded(id),

@@ -159,6 +159,12 @@ impl Hub {
         self.len() == 0
     }
 
+    /// Tells JS that connection `conn` sent bad or slow input, which the
+    /// native side has answered (`'clientError'`).
+    pub fn client_error(&self, conn: u32, kind: u8) {
+        self.outbox.push(|b| wire::put_client_error(b, conn, kind));
+    }
+
     /// Serves one request: announces it to JS now and returns the future
     /// of its response head (a few words: see [`Reply`]).
     pub fn serve(self: &Rc<Self>, conn: Rc<ConnState>, req: Request<Incoming>) -> HubReply {
@@ -166,7 +172,8 @@ impl Hub {
             // Never reached JS, so the client may safely retry it.
             return Reply::refused();
         }
-        if !conn.h2 && refused_by_node(&conn, &req) {
+        if let Some(kind) = (!conn.h2).then(|| refused_by_node(&conn, &req)).flatten() {
+            self.client_error(conn.id, kind);
             // Never reached JS; id 0 is no exchange's, so the guard
             // reports to nobody.
             let guard = Guard {
@@ -393,6 +400,9 @@ impl Hub {
         match reader::read(&self.outbox, id, incoming, &credit).await {
             ReadEnd::Failed => self.abort(id, true),
             ReadEnd::Malformed => {
+                if let Some(conn) = self.exchanges.borrow().get(&id).map(|ex| ex.conn().id) {
+                    self.client_error(conn, wire::CLIENT_ERROR_CHUNKED);
+                }
                 // As Node: 400 if the response has not started (respond
                 // does nothing otherwise), and JS hears the abort.
                 self.respond(id, head::bad_request(), Some(Bytes::new()));
@@ -425,15 +435,21 @@ impl Hub {
     }
 }
 
-/// Whether an HTTP/1.1 request hyper accepted is one Node answers with 400
-/// (DESIGN §7): its lines end in a bare LF, or it is framed by both
-/// Content-Length and Transfer-Encoding (hyper drops the Content-Length, so
-/// the head scanner tells us it was there).
-fn refused_by_node(conn: &ConnState, req: &Request<Incoming>) -> bool {
+/// Why an HTTP/1.1 request hyper accepted is one Node answers with 400
+/// (DESIGN §7), as a client error kind: its lines end in a bare LF, or it is
+/// framed by both Content-Length and Transfer-Encoding (hyper drops the
+/// Content-Length, so the head scanner tells us it was there).
+fn refused_by_node(conn: &ConnState, req: &Request<Incoming>) -> Option<u8> {
     let found = conn.activity().take_head_flags();
-    found & headscan::BARE_LF != 0
-        || (found & headscan::CONTENT_LENGTH != 0
-            && req.headers().contains_key(http::header::TRANSFER_ENCODING))
+    if found & headscan::BARE_LF != 0 {
+        Some(wire::CLIENT_ERROR_LF)
+    } else if found & headscan::CONTENT_LENGTH != 0
+        && req.headers().contains_key(http::header::TRANSFER_ENCODING)
+    {
+        Some(wire::CLIENT_ERROR_CONTENT_LENGTH)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

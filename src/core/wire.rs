@@ -35,6 +35,31 @@ pub const EV_BODY_AT: u8 = 8;
 /// The request body's trailers, just before its EV_END: `u32 id, u32
 /// block_len, block`, the block as in [`EV_REQUEST`].
 pub const EV_TRAILERS: u8 = 9;
+/// A connection's request was refused as malformed or too slow, after the
+/// native side answered it (400, 431, 408): `u32 conn, u8 kind` (a
+/// `CLIENT_ERROR_*` value). JS emits `'clientError'`.
+pub const EV_CLIENT_ERROR: u8 = 10;
+
+/// Client error kinds, as lib/wire.js maps them to Node's error codes.
+pub const CLIENT_ERROR_PARSE: u8 = 1;
+/// The head was over `maxHeaderSize` (431).
+pub const CLIENT_ERROR_TOO_LARGE: u8 = 2;
+/// The head did not arrive within `headersTimeout` (408).
+pub const CLIENT_ERROR_TIMEOUT: u8 = 3;
+/// Content-Length beside Transfer-Encoding (400).
+pub const CLIENT_ERROR_CONTENT_LENGTH: u8 = 4;
+/// A line of the head ended in a bare LF (400).
+pub const CLIENT_ERROR_LF: u8 = 5;
+/// An invalid method (400).
+pub const CLIENT_ERROR_METHOD: u8 = 6;
+/// An invalid request target (400).
+pub const CLIENT_ERROR_URL: u8 = 7;
+/// An invalid HTTP version (400).
+pub const CLIENT_ERROR_VERSION: u8 = 8;
+/// An invalid header (400).
+pub const CLIENT_ERROR_HEADER: u8 = 9;
+/// A malformed chunked body (400, or the connection closes).
+pub const CLIENT_ERROR_CHUNKED: u8 = 10;
 
 /// The native side is done with a Buffer JS lent it (src/core/lent.rs):
 /// `u32 token`. Numbered apart from the other kinds, so records added
@@ -168,6 +193,42 @@ pub fn put_request(b: &mut Vec<u8>, id: u32, conn: u32, parts: &http::request::P
     }
     let len = (b.len() - at - 4) as u32;
     b[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Appends an EV_CLIENT_ERROR record.
+pub fn put_client_error(b: &mut Vec<u8>, conn: u32, kind: u8) {
+    b.put_u8(EV_CLIENT_ERROR);
+    b.put_u32(conn);
+    b.put_u8(kind);
+}
+
+/// The client error kind of an error hyper's HTTP/1.1 server returned,
+/// if it was bad or slow input. hyper exposes only the broad kinds as
+/// predicates; its messages name the part of the head that failed.
+pub fn client_error_kind(err: &hyper::Error) -> Option<u8> {
+    if err.is_timeout() {
+        return Some(CLIENT_ERROR_TIMEOUT);
+    }
+    if err.is_parse_too_large() {
+        return Some(CLIENT_ERROR_TOO_LARGE);
+    }
+    if !err.is_parse() {
+        return None;
+    }
+    let text = err.to_string();
+    Some(if text.contains("method") {
+        CLIENT_ERROR_METHOD
+    } else if text.contains("URI") || text.contains("uri") {
+        CLIENT_ERROR_URL
+    } else if text.contains("version") {
+        CLIENT_ERROR_VERSION
+    } else if text.contains("content-length") || text.contains("transfer-encoding") {
+        CLIENT_ERROR_CONTENT_LENGTH
+    } else if text.contains("header") {
+        CLIENT_ERROR_HEADER
+    } else {
+        CLIENT_ERROR_PARSE
+    })
 }
 
 /// Appends an EV_TRAILERS record for `trailers` (layout at [`EV_TRAILERS`]).

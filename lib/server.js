@@ -11,7 +11,8 @@ const { ServerResponse, onDrain, onFinish, closeAfterAbort } = require('./respon
 const { connRecord, socketFor } = require('./socket');
 const { UpgradeSocket } = require('./upgrade');
 const wire = require('./wire');
-const { kConn, kId, kStart, kResponse, kRequest, kFinished } = require('./symbols');
+const { kConn, kId, kStart, kResponse, kRequest, kFinished, kSecureContext } = require('./symbols');
+const { onTlsRecord } = require('./tlsrecords');
 
 const debug = debuglog('lastcall');
 
@@ -123,7 +124,7 @@ class Server extends EventEmitter {
     const native = this[kNative];
     const info = native !== null
       ? native.connectionsInfo()
-      : { idle: 0, active: 0, http2Sessions: 0, http2Streams: 0, upgraded: 0 };
+      : { idle: 0, active: 0, http2Sessions: 0, http2Streams: 0, upgraded: 0, handshaking: 0 };
     info.closing = this[kState] === CLOSING;
     return info;
   }
@@ -231,7 +232,7 @@ class Server extends EventEmitter {
     };
     let native;
     try {
-      native = NativeServer.listen(host, port, opts, this[kOnEvents], this[kOnClosed]);
+      native = NativeServer.listen(host, port, opts, this[kOnEvents], this[kOnClosed], this[kSecureContext] ?? null);
     } catch (e) {
       const err = fromNative(e, host, port);
       if (quietFailure && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL' || err.code === 'EINVAL')) {
@@ -522,6 +523,10 @@ class Server extends EventEmitter {
           p += 5;
           break;
         }
+        case wire.EV_TLS_READY:
+        case wire.EV_TLS_ERROR:
+          p = onTlsRecord(this, this[kConns], buf, p);
+          break;
         default:
           // A record we do not know means the two sides disagree: stop
           // rather than misread the rest.

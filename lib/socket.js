@@ -86,11 +86,14 @@ Socket.prototype.uncork = function uncork() {};
 // One record per connection, from EV_CONN_OPEN to EV_CONN_CLOSE; the
 // Socket object is built only if someone asks for it.
 function connRecord(id, localAddress, localPort, remoteAddress, remotePort) {
-  return { id, localAddress, localPort, remoteAddress, remotePort, socket: null, tunnel: null, closed: false, requests: 0 };
+  return { id, localAddress, localPort, remoteAddress, remotePort, socket: null, tunnel: null, closed: false, requests: 0, tls: null };
 }
 
 function socketFor(server, conn) {
-  if (conn.socket === null) conn.socket = new Socket(server, conn);
+  if (conn.socket === null) {
+    // Required here: lib/tlssocket.js extends this module's Socket.
+    conn.socket = conn.tls === null ? new Socket(server, conn) : new (require('./tlssocket').TLSSocket)(server, conn);
+  }
   return conn.socket;
 }
 

@@ -16,4 +16,6 @@ module.exports = {
   kCallbacks: Symbol('callbacks'),
   kFinished: Symbol('finished'),
   kStart: Symbol('start'),
+  // A secure server's NativeSecureContext (lib/secure.js).
+  kSecureContext: Symbol('secureContext'),
 };

@@ -11,6 +11,11 @@ const EV_DRAIN = 5;
 const EV_CONN_OPEN = 6;
 const EV_CONN_CLOSE = 7;
 const EV_BODY_AT = 8;
+const EV_TLS_READY = 9;
+const EV_TLS_ERROR = 10;
+const TLS_AUTHORIZED = 1;
+const TLS_REFUSED = 2;
+const TLS_RESUMED = 4;
 const REQ_HAS_BODY = 1;
 const REQ_UPGRADE = 2;
 
@@ -182,6 +187,11 @@ module.exports = {
   EV_CONN_OPEN,
   EV_CONN_CLOSE,
   EV_BODY_AT,
+  EV_TLS_READY,
+  EV_TLS_ERROR,
+  TLS_AUTHORIZED,
+  TLS_REFUSED,
+  TLS_RESUMED,
   REQ_HAS_BODY,
   REQ_UPGRADE,
   OP_DEMAND,

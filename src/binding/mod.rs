@@ -4,3 +4,4 @@
 pub mod doorbell;
 pub mod error;
 pub mod server;
+pub mod tls;

@@ -26,7 +26,7 @@ use hyper_util::rt::TokioIo;
 use crate::core::body::{Aborted, Pipe, ResBody};
 use crate::core::conn::ConnState;
 use crate::core::dispatch::Outbox;
-use crate::core::io::Socket;
+use crate::core::tls::Stream;
 use crate::core::tunnel::{self, Tunnel};
 use crate::core::wire::{self, Op, Put};
 
@@ -245,6 +245,10 @@ impl Hub {
             timed: Rc::new(Cell::new(0)),
             sweep: Notify::new(),
         })
+    }
+    /// Where event records for JS go (the TLS handshake reports there).
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
     }
 
     /// Times out HTTP/2 uploads whose body has not arrived by their
@@ -701,7 +705,7 @@ async fn switch(
     conn: Rc<ConnState>,
 ) {
     let clean = match on_upgrade.await {
-        Ok(upgraded) => match upgraded.downcast::<TokioIo<Socket>>() {
+        Ok(upgraded) => match upgraded.downcast::<TokioIo<Stream>>() {
             Ok(parts) => {
                 let io = parts.io.into_inner();
                 tunnel::run(hub.outbox.clone(), id, io, parts.read_buf, &tunnel).await

@@ -16,6 +16,7 @@ pub mod exchange;
 pub mod io;
 pub mod pool;
 pub mod server;
+pub mod tls;
 pub mod tracker;
 pub mod tunnel;
 pub mod wire;

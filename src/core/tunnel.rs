@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::sync::Notify;
 
 use crate::core::dispatch::Outbox;
-use crate::core::io::Socket;
+use crate::core::tls::Stream;
 use crate::core::wire::{self, Put};
 
 /// How much the tunnel may read ahead of JS per demand.
@@ -83,7 +83,7 @@ impl Tunnel {
 /// Pipes `io` until both directions are closed, or JS closed it after its
 /// last write (`true`), or until it fails or is aborted (`false`). `early` is what hyper had read past the request
 /// head; JS gets it first.
-pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tunnel) -> bool {
+pub async fn run(outbox: Arc<Outbox>, id: u32, io: Stream, early: Bytes, t: &Tunnel) -> bool {
     let stream = io.stream();
     let (mut rd, mut wr) = tokio::io::split(io);
     if !early.is_empty() {

@@ -113,10 +113,12 @@ fn node_reason(
     let rustls::Error::InvalidCertificate(e) = err else {
         return "CERT_REJECTED";
     };
+    if intermediates.is_empty() && self_issued(leaf) {
+        // OpenSSL reports this before anything else about such a
+        // certificate (webpki may say "CA used as end entity" first).
+        return "DEPTH_ZERO_SELF_SIGNED_CERT";
+    }
     match e {
-        CertificateError::UnknownIssuer if intermediates.is_empty() && self_issued(leaf) => {
-            "DEPTH_ZERO_SELF_SIGNED_CERT"
-        }
         CertificateError::UnknownIssuer => "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => "CERT_HAS_EXPIRED",
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {

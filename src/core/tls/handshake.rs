@@ -51,8 +51,25 @@ pub enum Opened {
     Closed(Ending),
 }
 
-/// Runs the handshake of connection `id`, counted as handshaking in
-/// `connectionsInfo()` meanwhile.
+/// Counts a connection as handshaking in `connectionsInfo()` while alive.
+struct Handshaking<'a>(&'a Tracker);
+
+impl<'a> Handshaking<'a> {
+    fn start(tracker: &'a Tracker) -> Self {
+        tracker.inc(Gauge::Handshaking);
+        Handshaking(tracker)
+    }
+}
+
+impl Drop for Handshaking<'_> {
+    fn drop(&mut self) {
+        self.0.dec(Gauge::Handshaking);
+    }
+}
+
+/// Runs the handshake of connection `id`. From its first byte until the
+/// handshake ends it counts as handshaking (before that, as idle, like a
+/// cleartext connection that has not spoken yet).
 pub async fn open(
     acceptor: &Acceptor,
     tcp: &Arc<TcpStream>,
@@ -61,20 +78,6 @@ pub async fn open(
     signals: &mut Signals,
     outbox: &Outbox,
     tracker: &Tracker,
-) -> Opened {
-    tracker.inc(Gauge::Handshaking);
-    let opened = handshake(acceptor, tcp, activity, id, signals, outbox).await;
-    tracker.dec(Gauge::Handshaking);
-    opened
-}
-
-async fn handshake(
-    acceptor: &Acceptor,
-    tcp: &Arc<TcpStream>,
-    activity: Arc<Activity>,
-    id: u32,
-    signals: &mut Signals,
-    outbox: &Outbox,
 ) -> Opened {
     let timeout = acceptor
         .options()
@@ -116,6 +119,7 @@ async fn handshake(
         return Opened::Closed(Ending::Rejected);
     }
 
+    let counted = Handshaking::start(tracker);
     let socket = Socket::new(Bytes::new(), tcp.clone(), activity);
     let shake = async {
         let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), socket).await?;
@@ -140,6 +144,7 @@ async fn handshake(
             _ = signals.kill.changed() => return Opened::Closed(Ending::Clean),
         }
     };
+    drop(counted);
     let (mut stream, ctx) = match shaken {
         Ok(done) => done,
         Err(e) => {

@@ -9,14 +9,33 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A secure server's TLS state. Used only through lib/secure.js. */
+export declare class NativeSecureContext {
+  /**
+   * Builds the TLS configuration; throws if a key, certificate or
+   * option cannot be used.
+   */
+  constructor(options: NativeTlsOptions)
+  /**
+   * New handshakes use this key and certificate; open connections keep
+   * theirs.
+   */
+  setDefault(options: NativeContextOptions): void
+  /**
+   * Clients asking for `hostname` by SNI (`*` for one label) get this
+   * key and certificate.
+   */
+  addContext(hostname: string, options: NativeContextOptions): void
+}
+
 /** A listening server on its own I/O thread. Used only through lib/server.js. */
 export declare class NativeServer {
   /**
    * Binds `host:port` and starts serving. `onEvents` is called (weakly)
    * when events are waiting for `drain()`; `onClosed` once, when the server
-   * has fully closed.
+   * has fully closed. With `secure`, every connection speaks TLS.
    */
-  static listen(host: string, port: number, options: NativeOptions, onEvents: () => void, onClosed: () => void): NativeServer
+  static listen(host: string, port: number, options: NativeOptions, onEvents: () => void, onClosed: () => void, secure?: NativeSecureContext | undefined | null): NativeServer
   /**
    * Whether this server keeps Node's event loop alive (`server.ref()` /
    * `server.unref()`).
@@ -67,6 +86,23 @@ export interface NativeConnectionsInfo {
   http2Streams: number
   /** Upgraded connections. */
   upgraded: number
+  /** Connections in their TLS handshake. */
+  handshaking: number
+}
+
+/**
+ * Certificates and key of one context, as lib/secure.js normalised them:
+ * every PEM a Buffer.
+ */
+export interface NativeContextOptions {
+  /** Private keys (PEM). */
+  key: Array<Buffer>
+  /** Certificate chains (PEM). */
+  cert: Array<Buffer>
+  /** Trusted CAs for client certificates (PEM). */
+  ca?: Array<Buffer>
+  /** Passphrase of an encrypted PKCS#8 key. */
+  passphrase?: string
 }
 
 /**
@@ -90,4 +126,26 @@ export interface NativeOptions {
   backlog: number
   /** Bind with SO_REUSEPORT (`listen({ reusePort: true })`). */
   reusePort: boolean
+}
+
+/** A secure server's TLS options, checked by lib/secure.js. */
+export interface NativeTlsOptions {
+  /** The default context. */
+  context: NativeContextOptions
+  /** `'TLSv1.2'` or `'TLSv1.3'`. */
+  minVersion: string
+  /** `'TLSv1.2'` or `'TLSv1.3'`. */
+  maxVersion: string
+  /** Protocols offered by ALPN, in order of preference. */
+  alpnProtocols: Array<string>
+  /** Serve clients that did not negotiate `h2`. */
+  allowHttp1: boolean
+  /** Ask clients for a certificate. */
+  requestCert: boolean
+  /** With `requestCert`: refuse clients without a certificate signed by `ca`. */
+  rejectUnauthorized: boolean
+  /** Milliseconds; 0: no limit. */
+  handshakeTimeout: number
+  /** Seconds a TLS session can be resumed. */
+  sessionTimeout: number
 }

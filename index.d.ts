@@ -4,6 +4,8 @@
 
 import type { EventEmitter } from 'node:events';
 import type * as http from 'node:http';
+import type { X509Certificate } from 'node:crypto';
+import type { PeerCertificate, DetailedPeerCertificate, CipherNameAndProtocol } from 'node:tls';
 
 export type IncomingMessage = http.IncomingMessage;
 export type ServerResponse<Request extends http.IncomingMessage = http.IncomingMessage> = http.ServerResponse<Request>;
@@ -75,6 +77,8 @@ export interface ConnectionsInfo {
   http2Streams: number;
   /** Upgraded connections (WebSockets). */
   upgraded: number;
+  /** Connections still in their TLS handshake (secure servers; 0 otherwise). */
+  handshaking: number;
   /** True between `close()` and `'close'`. */
   closing: boolean;
 }
@@ -166,3 +170,98 @@ export declare const Server: ServerConstructor;
 /** Creates a server; same signature as `http.createServer()`. */
 export declare function createServer(requestListener?: RequestListener): Server;
 export declare function createServer(options: ServerOptions, requestListener?: RequestListener): Server;
+
+/** PEM text or bytes. */
+export type Pem = string | Buffer | NodeJS.ArrayBufferView;
+
+/** A key and certificate chain (and optionally CAs), for `addContext()` and `setSecureContext()`. */
+export interface SecureContextOptions {
+  /** Private key, PEM: PKCS#1, PKCS#8, SEC1, or encrypted PKCS#8 with `passphrase`. One key per context. */
+  key: Pem | Array<Pem | { pem: Pem; passphrase?: string }>;
+  /** Certificate chain, PEM, leaf first. */
+  cert: Pem | Pem[];
+  /** CAs trusted for client certificates (`requestCert`), PEM. */
+  ca?: Pem | Pem[];
+  /** Passphrase of an encrypted PKCS#8 key. */
+  passphrase?: string;
+}
+
+/**
+ * Options of `createSecureServer()`: the server's options plus Node's TLS
+ * options by Node's names. Options rustls cannot honour (`pfx`, `ciphers`,
+ * `dhparam`, `secureOptions`, `SNICallback`, …) throw, naming the option.
+ */
+export interface SecureServerOptions extends ServerOptions, SecureContextOptions {
+  /** Lowest TLS version accepted. Default `'TLSv1.2'`. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Highest TLS version accepted. Default `'TLSv1.3'`. */
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Protocols offered by ALPN, in order of preference. Default `['h2', 'http/1.1']`. */
+  ALPNProtocols?: Array<'h2' | 'http/1.1'> | Uint8Array;
+  /**
+   * Serve clients that do not negotiate `h2` (HTTP/1.1 over TLS). Default
+   * `true` here (`http2.createSecureServer` defaults to `false`); with
+   * `false` they are refused after the handshake and `'unknownProtocol'` is emitted.
+   */
+  allowHTTP1?: boolean;
+  /** Ask clients for a certificate (mutual TLS). Default false. */
+  requestCert?: boolean;
+  /** With `requestCert`, refuse clients without a certificate signed by `ca`. Default true. */
+  rejectUnauthorized?: boolean;
+  /** Milliseconds a client has to finish its handshake. Default 120000. */
+  handshakeTimeout?: number;
+  /** Seconds a TLS session can be resumed. Default 300. */
+  sessionTimeout?: number;
+}
+
+/** `req.socket` on a secure server: the parts of `tls.TLSSocket` handlers read. */
+export interface SecureSocketInfo {
+  readonly encrypted: true;
+  /** `'h2'`, `'http/1.1'`, or false without ALPN. */
+  readonly alpnProtocol: string | false;
+  /** The SNI host name the client asked for, or false. */
+  readonly servername: string | false;
+  /** With `requestCert`: the client certificate is signed by `ca`. */
+  readonly authorized: boolean;
+  /** Why it is not (OpenSSL's name, as Node gives it), or null. */
+  readonly authorizationError: string | null;
+  getPeerCertificate(detailed: true): DetailedPeerCertificate | Record<string, never>;
+  getPeerCertificate(detailed?: false): PeerCertificate | Record<string, never>;
+  getPeerX509Certificate(): X509Certificate | undefined;
+  getProtocol(): 'TLSv1.2' | 'TLSv1.3' | null;
+  getCipher(): CipherNameAndProtocol;
+  isSessionReused(): boolean;
+}
+
+/**
+ * HTTPS and HTTP/2 over TLS on one port, ALPN choosing per connection: a
+ * drop-in for `https.createServer()` and `http2.createSecureServer()` (with
+ * its request/response API). TLS terminates in the native core (rustls);
+ * `close()` keeps the same contract, with a close_notify before the FIN.
+ */
+export declare class SecureServer extends Server {
+  constructor(options: SecureServerOptions, requestListener?: RequestListener);
+  readonly allowHTTP1: boolean;
+  /** SNI: clients asking for `hostname` (`*` matches within one label, as in Node) get this context. */
+  addContext(hostname: string, context: SecureContextOptions): void;
+  /** Certificate rotation: new handshakes use this; open connections keep theirs. Throws if unusable. */
+  setSecureContext(options: SecureContextOptions): void;
+
+  on(event: 'tlsClientError', listener: (err: Error & { code: string }, socket: SecureSocketInfo) => void): this;
+  on(event: 'secureConnection' | 'unknownProtocol', listener: (socket: SecureSocketInfo) => void): this;
+  on(event: 'request', listener: RequestListener): this;
+  on(event: 'listening' | 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: 'closing' | 'closeTimeout', listener: (snapshot: CloseSnapshot) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'tlsClientError', listener: (err: Error & { code: string }, socket: SecureSocketInfo) => void): this;
+  once(event: 'secureConnection' | 'unknownProtocol', listener: (socket: SecureSocketInfo) => void): this;
+  once(event: 'request', listener: RequestListener): this;
+  once(event: 'listening' | 'close', listener: () => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  once(event: 'closing' | 'closeTimeout', listener: (snapshot: CloseSnapshot) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** Creates a secure server; same signature as `https.createServer()` / `http2.createSecureServer()`. */
+export declare function createSecureServer(options: SecureServerOptions, requestListener?: RequestListener): SecureServer;

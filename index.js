@@ -1,6 +1,7 @@
 'use strict';
 
 const { Server } = require('./lib/server');
+const { SecureServer, createSecureServer } = require('./lib/secure');
 const { IncomingMessage } = require('./lib/incoming');
 const { ServerResponse } = require('./lib/response');
 const { STATUS_CODES, METHODS } = require('node:http');
@@ -13,4 +14,4 @@ function createServer(options, requestListener) {
   return new Server(options, requestListener);
 }
 
-module.exports = { createServer, Server, IncomingMessage, ServerResponse, STATUS_CODES, METHODS };
+module.exports = { createServer, Server, createSecureServer, SecureServer, IncomingMessage, ServerResponse, STATUS_CODES, METHODS };

@@ -331,7 +331,7 @@ test('C10: closeIdleConnections() closes idle connections only; the server keeps
   const busy = await connect(port);
   busy.write(get('/slow'));
   while (!release) await sleep(5);
-  assert.deepEqual({ ...server.connectionsInfo(), requests: undefined }, { idle: 1, active: 1, http2Sessions: 0, http2Streams: 0, upgraded: 0, closing: false, requests: undefined });
+  assert.deepEqual({ ...server.connectionsInfo(), requests: undefined }, { idle: 1, active: 1, http2Sessions: 0, http2Streams: 0, upgraded: 0, handshaking: 0, closing: false, requests: undefined });
   server.closeIdleConnections();
   assert.equal((await idle.ended).how, 'eof');
   await sleep(50);

@@ -154,6 +154,6 @@ test(`a storm of malformed HTTP/1.1 and HTTP/2 input leaves the server serving, 
   while (busy() > 0 && performance.now() < deadline) await sleep(20);
   const left = server.connectionsInfo();
   await closed(server);
-  assert.deepEqual(left, { idle: 0, active: 0, http2Sessions: 0, http2Streams: 0, upgraded: 0, closing: false });
+  assert.deepEqual(left, { idle: 0, active: 0, http2Sessions: 0, http2Streams: 0, upgraded: 0, handshaking: 0, closing: false });
   assert.equal(forced, null, 'close() had to be forced');
 });

@@ -189,7 +189,68 @@ function toMs(v, unit) {
   return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
 }
 
+// A key and certificate for the TLS scenarios, made once per run.
+function benchCerts() {
+  if (process.env.LASTCALL_BENCH_CERTS) return process.env.LASTCALL_BENCH_CERTS;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-bench-tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  process.env.LASTCALL_BENCH_CERTS = dir;
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function h2loadResult(out) {
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]);
+  const counts = /requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  const total = Number(counts?.[1]);
+  const errors = counts ? Number(counts[2]) + Number(counts[3]) + Number(counts[4]) : NaN;
+  const max = /time for request:\s+[\d.]+(?:us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(out);
+  return { rps, total, errors, p99ms: null, maxMs: max ? toMs(max[1], max[2]) : null };
+}
+
 const loaders = {
+  https: {
+    tool: 'wrk',
+    settings: 'wrk -t1 -c50 over TLS 1.3 (HTTP/1.1)',
+    async run(port, secs) {
+      const out = await runTool(tools.wrk, ['-t1', '-c50', `-d${secs}s`, '--latency', `https://127.0.0.1:${port}/`]);
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+      const total = Number(/(\d+) requests in/.exec(out)?.[1]);
+      const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+      return { rps, total, errors: wrkErrors(out), p99ms: p99 ? toMs(p99[1], p99[2]) : null };
+    },
+  },
+  h2tls: {
+    tool: 'h2load',
+    settings: 'h2load -c10 -m10 -t1 over TLS 1.3 (ALPN h2)',
+    async run(port, secs) {
+      return h2loadResult(await runTool(tools.h2load, ['-c10', '-m10', '-t1', `-D${secs}`, `https://127.0.0.1:${port}/`]));
+    },
+  },
+  // One request per connection: full TLS 1.3 handshakes (ECDSA P-256, no
+  // resumption), 100 connections at a time, rounds until the time is up.
+  handshake: {
+    tool: 'h2load',
+    settings: 'h2load --h1 -n100 -c100 rounds: a new TLS connection per request (handshakes/s in the req/s column)',
+    async run(port, secs) {
+      let total = 0;
+      let errors = 0;
+      let spent = 0;
+      const t0 = Date.now();
+      while (Date.now() - t0 < secs * 1000) {
+        const out = await runTool(tools.h2load, ['--h1', '-n100', '-c100', '-t1', `https://127.0.0.1:${port}/`]);
+        const r = h2loadResult(out);
+        const took = /finished in ([\d.]+)(us|ms|s)/.exec(out);
+        if (!took) break;
+        spent += toMs(took[1], took[2]);
+        total += r.total;
+        errors += r.errors;
+      }
+      return { rps: spent > 0 ? total / (spent / 1000) : NaN, total, errors, p99ms: null };
+    },
+  },
   h1: {
     tool: 'wrk',
     settings: 'wrk -t1 -c50',
@@ -280,6 +341,9 @@ const scenarios = [
   { name: 'upload-1m', loader: 'upload', impls: ['lastcall', 'node'], mode: 'echo', full: true },
   { name: 'ws-echo', loader: 'ws', impls: ['lastcall', 'node'], script: 'ws-echo.js' },
   { name: 'express-h1', loader: 'h1', impls: ['lastcall', 'node'], script: 'express.js' },
+  { name: 'hello-https', loader: 'https', impls: ['lastcall-tls', 'node-https'], tls: true },
+  { name: 'hello-h2-tls', loader: 'h2tls', impls: ['lastcall-tls', 'node2-tls'], tls: true },
+  { name: 'tls-handshakes', loader: 'handshake', impls: ['lastcall-tls', 'node-https'], tls: true },
 ];
 
 async function measure(impl, loader, script, mode) {
@@ -392,6 +456,7 @@ async function main() {
     if (only ? sc.name !== only : quick && sc.full) continue;
     const loader = loaders[sc.loader];
     if (!tools[loader.tool]) continue;
+    if (sc.tls) benchCerts();
     const runs = Object.fromEntries(sc.impls.map((i) => [i, []]));
     for (let r = 0; r < reps; r++) {
       for (const impl of sc.impls) runs[impl].push(await measure(impl, loader, sc.script, sc.mode));

@@ -7,7 +7,7 @@ const dns = require('node:dns');
 const { NativeServer } = require('./native');
 const { codes, fromNative } = require('./errors');
 const { Transport } = require('./transport');
-const { kStart, kFinished, kRequest } = require('./symbols');
+const { kStart, kFinished, kRequest, kSecureContext } = require('./symbols');
 
 const debug = debuglog('lastcall');
 
@@ -141,7 +141,7 @@ Server.prototype.connectionsInfo = function connectionsInfo() {
   const native = this[kTransport].native;
   const info = native !== null
     ? native.connectionsInfo()
-    : { idle: 0, active: 0, http2Sessions: 0, http2Streams: 0, upgraded: 0 };
+    : { idle: 0, active: 0, http2Sessions: 0, http2Streams: 0, upgraded: 0, handshaking: 0 };
   info.closing = this[kState] === CLOSING;
   return info;
 };
@@ -233,7 +233,7 @@ function bind(server, host, port, backlog, quietFailure) {
   const transport = server[kTransport];
   let native;
   try {
-    native = NativeServer.listen(host, port, opts, transport.onEvents, server[kOnClosed]);
+    native = NativeServer.listen(host, port, opts, transport.onEvents, server[kOnClosed], server[kSecureContext] ?? null);
   } catch (e) {
     const err = fromNative(e, host, port);
     if (quietFailure && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL' || err.code === 'EINVAL')) {

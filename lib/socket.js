@@ -132,11 +132,14 @@ Socket.prototype.uncork = function uncork() {};
 // One record per connection, from EV_CONN_OPEN to EV_CONN_CLOSE; the
 // Socket object is built only if someone asks for it.
 function connRecord(id, localAddress, localPort, remoteAddress, remotePort) {
-  return { id, localAddress, localPort, remoteAddress, remotePort, socket: null, tunnel: null, closed: false, requests: 0, current: null };
+  return { id, localAddress, localPort, remoteAddress, remotePort, socket: null, tunnel: null, closed: false, requests: 0, current: null, tls: null };
 }
 
 function socketFor(transport, conn) {
-  if (conn.socket === null) conn.socket = new Socket(transport, conn);
+  if (conn.socket === null) {
+    // Required here: lib/tlssocket.js extends this module's Socket.
+    conn.socket = conn.tls === null ? new Socket(transport, conn) : new (require('./tlssocket').TLSSocket)(transport, conn);
+  }
   return conn.socket;
 }
 

@@ -18,4 +18,6 @@ module.exports = {
   kCallbacks: Symbol('callbacks'),
   kFinished: Symbol('finished'),
   kStart: Symbol('start'),
+  // A secure server's NativeSecureContext (lib/secure.js).
+  kSecureContext: Symbol('secureContext'),
 };

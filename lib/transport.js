@@ -13,6 +13,7 @@ const { connRecord, socketFor, touch } = require('./socket');
 const { UpgradeSocket } = require('./upgrade');
 const wire = require('./wire');
 const { kConn, kId, kResponse, kRequest, kFinished } = require('./symbols');
+const { onTlsRecord } = require('./tlsrecords');
 
 const EMPTY = Buffer.alloc(0);
 
@@ -259,6 +260,10 @@ class Transport {
         case wire.EV_RELEASE:
           this.pins.held.delete(id);
           p += 5;
+          break;
+        case wire.EV_TLS_READY:
+        case wire.EV_TLS_ERROR:
+          p = onTlsRecord(this, buf, p);
           break;
         default:
           // A record we do not know means the two sides disagree: stop

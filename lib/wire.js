@@ -14,6 +14,11 @@ const EV_BODY_AT = 8;
 const EV_TRAILERS = 9;
 const EV_CLIENT_ERROR = 10;
 const EV_RELEASE = 16;
+const EV_TLS_READY = 11;
+const EV_TLS_ERROR = 12;
+const TLS_AUTHORIZED = 1;
+const TLS_REFUSED = 2;
+const TLS_RESUMED = 4;
 const REQ_HAS_BODY = 1;
 const REQ_UPGRADE = 2;
 
@@ -224,6 +229,11 @@ module.exports = {
   EV_TRAILERS,
   EV_CLIENT_ERROR,
   EV_RELEASE,
+  EV_TLS_READY,
+  EV_TLS_ERROR,
+  TLS_AUTHORIZED,
+  TLS_REFUSED,
+  TLS_RESUMED,
   REQ_HAS_BODY,
   REQ_UPGRADE,
   OP_DEMAND,

@@ -1,6 +1,9 @@
 'use strict';
 // One benchmark server: `node hello.js <impl> <port> [mode]`, impl =
-// lastcall | node (node:http) | node2 (node:http2, h2c); mode = hello (the
+// lastcall | node (node:http) | node2 (node:http2, h2c), and over TLS
+// lastcall-tls (createSecureServer) | node-https | node2-tls
+// (http2.createSecureServer), with the key and certificate from the
+// directory in LASTCALL_BENCH_CERTS; mode = hello (the
 // default), big (a 64 KiB response) or echo (the request body sent back).
 // Signals readiness over IPC.
 // Over IPC it answers { cmd: 'close' } with how long close() took to call back.
@@ -20,8 +23,17 @@ function hello(req, res) {
   res.end(mode === 'big' ? BIG : 'hello world');
 }
 
+const tls = () => {
+  const fs = require('node:fs');
+  const dir = process.env.LASTCALL_BENCH_CERTS;
+  return { key: fs.readFileSync(`${dir}/key.pem`), cert: fs.readFileSync(`${dir}/cert.pem`) };
+};
+
 let server;
 if (impl === 'lastcall') server = require('../../index.js').createServer(hello);
+else if (impl === 'lastcall-tls') server = require('../../index.js').createSecureServer(tls(), hello);
+else if (impl === 'node-https') server = require('node:https').createServer(tls(), hello);
+else if (impl === 'node2-tls') server = require('node:http2').createSecureServer({ ...tls(), allowHTTP1: true }, hello);
 else if (impl === 'node') server = require('node:http').createServer(hello);
 else if (impl === 'node2') server = require('node:http2').createServer(hello);
 else throw new Error(`unknown impl ${impl}`);

@@ -18,6 +18,7 @@ pub fn to_js(env: &Env, err: Error) -> napi::Error {
         Error::Wire(_) => "ERR_LASTCALL_INTERNAL",
         Error::Thread(_) => "ERR_LASTCALL_THREAD",
         Error::Listen { .. } => err.os_code().unwrap_or("ERR_LASTCALL_LISTEN"),
+        Error::Tls(e) => e.code,
     };
     let syscall = match &err {
         Error::Listen { syscall, .. } => Some(*syscall),

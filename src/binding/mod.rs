@@ -5,3 +5,4 @@ pub mod doorbell;
 pub mod error;
 pub mod lent;
 pub mod server;
+pub mod tls;

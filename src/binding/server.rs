@@ -11,6 +11,7 @@ use napi_derive::napi;
 use crate::binding::doorbell::JsDoorbell;
 use crate::binding::error::to_js;
 use crate::binding::lent::JsBytes;
+use crate::binding::tls::NativeSecureContext;
 use crate::core::config::{self, Config};
 use crate::core::server::Server;
 
@@ -47,6 +48,7 @@ impl From<NativeOptions> for Config {
             h2_initial_window_size: o.initial_window_size.clamp(1, (1 << 31) - 1),
             backlog: o.backlog,
             reuse_port: o.reuse_port,
+            tls: None,
         }
     }
 }
@@ -78,13 +80,15 @@ pub struct NativeConnectionsInfo {
     pub http2_streams: u32,
     /// Upgraded connections.
     pub upgraded: u32,
+    /// Connections in their TLS handshake.
+    pub handshaking: u32,
 }
 
 #[napi]
 impl NativeServer {
     /// Binds `host:port` and starts serving. `onEvents` is called (weakly)
     /// when events are waiting for `drain()`; `onClosed` once, when the server
-    /// has fully closed.
+    /// has fully closed. With `secure`, every connection speaks TLS.
     #[napi(factory, catch_unwind)]
     pub fn listen(
         env: Env,
@@ -93,6 +97,7 @@ impl NativeServer {
         options: NativeOptions,
         on_events: Function<(), ()>,
         on_closed: Function<(), ()>,
+        secure: Option<&NativeSecureContext>,
     ) -> napi::Result<Self> {
         let ring = on_events
             .build_threadsafe_function()
@@ -103,7 +108,9 @@ impl NativeServer {
         let anchor = doorbell.clone();
         let port =
             u16::try_from(port).map_err(|_| napi::Error::from_reason("port out of range"))?;
-        let server = Server::listen(&host, port, options.into(), doorbell);
+        let mut config = Config::from(options);
+        config.tls = secure.map(NativeSecureContext::acceptor);
+        let server = Server::listen(&host, port, config, doorbell);
         let inner = Arc::new(server.map_err(|e| to_js(&env, e))?);
         let cleanup = env
             .add_env_cleanup_hook(inner.clone(), |server| {
@@ -220,6 +227,7 @@ impl NativeServer {
             http2_sessions: n(i.http2_sessions),
             http2_streams: n(i.http2_streams),
             upgraded: n(i.upgraded),
+            handshaking: n(i.handshaking),
         }
     }
 

@@ -1,6 +1,9 @@
 //! Server options, already validated by the JS layer and checked again here.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::core::tls::Acceptor;
 
 /// hyper refuses HTTP/1 read buffers smaller than this (it asserts), so the
 /// header limit never goes below it either.
@@ -26,6 +29,8 @@ pub struct Config {
     /// Bind with SO_REUSEPORT, so another server (a new process of a
     /// deploy) can listen on the same port while this one still serves.
     pub reuse_port: bool,
+    /// Terminate TLS on every connection (a secure server).
+    pub tls: Option<Arc<Acceptor>>,
 }
 
 impl Default for Config {
@@ -39,6 +44,7 @@ impl Default for Config {
             h2_initial_window_size: 65_535,
             backlog: 511,
             reuse_port: false,
+            tls: None,
         }
     }
 }

@@ -21,7 +21,9 @@ use crate::core::conn_state::{ConnState, TunnelState};
 use crate::core::ending::{finish, Ending};
 use crate::core::flood;
 use crate::core::hub::{Hub, TimedOut};
-use crate::core::io::{bytes_waiting, Socket};
+use crate::core::io::{bytes_waiting, Activity, Socket};
+use crate::core::tls::handshake::Opened;
+use crate::core::tls::{self, Stream};
 use crate::core::tracker::{ConnGuard, Gauge, Tracker};
 use crate::core::wire;
 
@@ -149,34 +151,77 @@ pub async fn serve(
     guard: ConnGuard,
 ) {
     let _ = stream.set_nodelay(true);
-    // A connection that has not said which protocol it speaks holds nothing:
-    // closing, or any close-now request, ends it.
-    let detected = tokio::select! {
-        d = detect(&mut stream, shared.config.headers_timeout) => d,
-        _ = signals.closing.wait_for(|c| *c) => Detected::Gone,
-        _ = signals.idle.changed() => Detected::Gone,
-        _ = signals.force.changed() => Detected::Gone,
-        _ = signals.kill.changed() => Detected::Gone,
-    };
-    let (prefix, h2) = match detected {
-        Detected::Http1(p) => (p, false),
-        Detected::Http2(p) => (p, true),
-        Detected::Gone => {
-            // Nothing was said, nothing is owed: let go at once.
-            finish(&stream, Ending::Clean, false, None).await;
-            drop(stream);
-            drop(guard);
-            return;
+    let activity = Arc::new(Activity::new());
+    let (stream, io, h2) = match &shared.config.tls {
+        None => {
+            // A connection that has not said which protocol it speaks holds
+            // nothing: closing, or any close-now request, ends it.
+            let detected = tokio::select! {
+                d = detect(&mut stream, shared.config.headers_timeout) => d,
+                _ = signals.closing.wait_for(|c| *c) => Detected::Gone,
+                _ = signals.idle.changed() => Detected::Gone,
+                _ = signals.force.changed() => Detected::Gone,
+                _ = signals.kill.changed() => Detected::Gone,
+            };
+            let (prefix, h2) = match detected {
+                Detected::Http1(p) => (p, false),
+                Detected::Http2(p) => (p, true),
+                Detected::Gone => {
+                    // Nothing was said, nothing is owed: let go at once.
+                    finish(&stream, Ending::Clean, false, None).await;
+                    drop(stream);
+                    drop(guard);
+                    return;
+                }
+            };
+            let stream = Arc::new(stream);
+            // The head scanner and the flood guard read the bytes as they
+            // arrive; over TLS those are ciphertext, so they watch plain
+            // connections only.
+            let io = Stream::Plain(if h2 {
+                Socket::http2(prefix, stream.clone(), activity.clone())
+            } else {
+                Socket::http1(prefix, stream.clone(), activity.clone())
+            });
+            (stream, io, h2)
+        }
+        Some(tls) => {
+            let stream = Arc::new(stream);
+            let outbox = shared.hub.outbox();
+            let opened = tls::handshake::open(
+                tls,
+                &stream,
+                activity.clone(),
+                id,
+                &mut signals,
+                outbox,
+                &shared.tracker,
+            );
+            match Box::pin(opened).await {
+                Opened::Ready { stream: io, h2 } => {
+                    // The handshake's bytes are not a request head.
+                    activity.exchange_began();
+                    activity.set_busy(false);
+                    (stream, io, h2)
+                }
+                Opened::Closed(ending) => {
+                    let last_write = activity.last_write();
+                    finish(&stream, ending, false, last_write).await;
+                    drop(stream);
+                    drop(guard);
+                    return;
+                }
+            }
         }
     };
-    let stream = Arc::new(stream);
-    let state = Rc::new(ConnState::new(id, h2, shared.tracker.clone()));
-    let activity = state.activity().clone();
-    let io = TokioIo::new(if h2 {
-        Socket::http2(prefix, stream.clone(), activity)
-    } else {
-        Socket::http1(prefix, stream.clone(), activity)
-    });
+    let farewell = io.farewell();
+    let state = Rc::new(ConnState::with_activity(
+        id,
+        h2,
+        shared.tracker.clone(),
+        activity,
+    ));
+    let io = TokioIo::new(io);
     let ending = if h2 {
         shared.tracker.inc(Gauge::H2Sessions);
         // Boxed: the HTTP/2 driver's future is the largest variant, and
@@ -200,6 +245,10 @@ pub async fn serve(
         }
     };
     state.release();
+    if let (Some(farewell), false) = (farewell, ending == Ending::Reset) {
+        // TLS: the close_notify hyper did not send (DESIGN §8).
+        farewell.send(&stream);
+    }
     let fin_sent = state.activity().fin_sent();
     let last_write = state.activity().last_write();
     // hyper has dropped its handle by now: this is the last reference, and
@@ -246,7 +295,7 @@ async fn sleep_until_some(at: Option<Instant>) {
 
 async fn drive_h1(
     shared: &Shared,
-    io: TokioIo<Socket>,
+    io: TokioIo<Stream>,
     state: &Rc<ConnState>,
     stream: &TcpStream,
     signals: &mut Signals,
@@ -408,7 +457,7 @@ enum H2Phase {
 
 async fn drive_h2(
     shared: &Shared,
-    io: TokioIo<Socket>,
+    io: TokioIo<Stream>,
     state: &Rc<ConnState>,
     signals: &mut Signals,
 ) -> Ending {

@@ -56,12 +56,23 @@ pub struct ConnState {
 impl ConnState {
     /// A fresh connection state.
     pub fn new(id: u32, h2: bool, tracker: Arc<Tracker>) -> Self {
+        ConnState::with_activity(id, h2, tracker, Arc::new(Activity::new()))
+    }
+
+    /// A fresh connection state over an activity record the socket already
+    /// updates (a TLS handshake came first).
+    pub fn with_activity(
+        id: u32,
+        h2: bool,
+        tracker: Arc<Tracker>,
+        activity: Arc<Activity>,
+    ) -> Self {
         ConnState {
             id,
             h2,
             tracker,
             open: RefCell::new(Vec::new()),
-            activity: Arc::new(Activity::new()),
+            activity,
             refuse_new: Cell::new(false),
             request_deadline: Cell::new(None),
             tunnel: Cell::new(None),

@@ -27,6 +27,9 @@ pub enum Error {
     /// A response record from JS could not be decoded (a bug in lib/).
     #[error("malformed response record at byte {0}")]
     Wire(usize),
+    /// A TLS option cannot be used (a bad key, certificate or version).
+    #[error(transparent)]
+    Tls(#[from] crate::core::tls::ConfigError),
 }
 
 impl Error {

@@ -159,6 +159,11 @@ impl Hub {
         self.len() == 0
     }
 
+    /// Where event records for JS go (the TLS handshake reports there).
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
     /// Tells JS that connection `conn` sent bad or slow input, which the
     /// native side has answered (`'clientError'`).
     pub fn client_error(&self, conn: u32, kind: u8) {

@@ -42,6 +42,7 @@ pub mod pool;
 pub mod reader;
 pub mod reply;
 pub mod server;
+pub mod tls;
 pub mod tracker;
 pub mod tunnel;
 pub mod wire;

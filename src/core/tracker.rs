@@ -20,6 +20,7 @@ pub struct Tracker {
     h2_sessions: AtomicUsize,
     h2_streams: AtomicUsize,
     upgraded: AtomicUsize,
+    handshaking: AtomicUsize,
 }
 
 /// A snapshot of the open connections.
@@ -36,6 +37,8 @@ pub struct Info {
     pub http2_streams: usize,
     /// Upgraded connections (WebSocket and the like).
     pub upgraded: usize,
+    /// Connections still in their TLS handshake.
+    pub handshaking: usize,
 }
 
 /// Which gauge of [`Tracker`] a change applies to.
@@ -49,6 +52,8 @@ pub enum Gauge {
     H2Streams,
     /// Upgraded connections.
     Upgraded,
+    /// Connections in their TLS handshake.
+    Handshaking,
 }
 
 impl Tracker {
@@ -63,6 +68,7 @@ impl Tracker {
             Gauge::H2Sessions => &self.h2_sessions,
             Gauge::H2Streams => &self.h2_streams,
             Gauge::Upgraded => &self.upgraded,
+            Gauge::Handshaking => &self.handshaking,
         }
     }
 
@@ -85,12 +91,14 @@ impl Tracker {
         let active = self.h1_busy.load(Ordering::Relaxed);
         let http2_sessions = self.h2_sessions.load(Ordering::Relaxed);
         let upgraded = self.upgraded.load(Ordering::Relaxed);
+        let handshaking = self.handshaking.load(Ordering::Relaxed);
         Info {
-            idle: open.saturating_sub(active + http2_sessions + upgraded),
+            idle: open.saturating_sub(active + http2_sessions + upgraded + handshaking),
             active,
             http2_sessions,
             http2_streams: self.h2_streams.load(Ordering::Relaxed),
             upgraded,
+            handshaking,
         }
     }
 

@@ -15,8 +15,8 @@ use tokio::sync::Notify;
 
 use crate::core::credit::Credit;
 use crate::core::dispatch::Outbox;
-use crate::core::io::Socket;
 use crate::core::outgoing::{Next, Outgoing};
+use crate::core::tls::Stream;
 use crate::core::wire;
 
 /// One upgraded connection's state, shared by the hub (ops from JS) and the
@@ -70,7 +70,7 @@ impl Tunnel {
 /// until the tunnel ends (see [`run`]); `false` if the hand-over failed.
 pub async fn open(on_upgrade: OnUpgrade, outbox: Arc<Outbox>, id: u32, t: &Tunnel) -> bool {
     match on_upgrade.await {
-        Ok(upgraded) => match upgraded.downcast::<TokioIo<Socket>>() {
+        Ok(upgraded) => match upgraded.downcast::<TokioIo<Stream>>() {
             Ok(parts) => run(outbox, id, parts.io.into_inner(), parts.read_buf, t).await,
             Err(_) => false,
         },
@@ -81,7 +81,7 @@ pub async fn open(on_upgrade: OnUpgrade, outbox: Arc<Outbox>, id: u32, t: &Tunne
 /// Pipes `io` until both directions are closed, or JS closed it after its
 /// last write (`true`), or until it fails or is aborted (`false`). `early`
 /// is what hyper had read past the request head; JS gets it first.
-pub async fn run(outbox: Arc<Outbox>, id: u32, io: Socket, early: Bytes, t: &Tunnel) -> bool {
+pub async fn run(outbox: Arc<Outbox>, id: u32, io: Stream, early: Bytes, t: &Tunnel) -> bool {
     let stream = io.stream();
     let (mut rd, mut wr) = tokio::io::split(io);
     if !early.is_empty() {

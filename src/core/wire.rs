@@ -66,6 +66,23 @@ pub const CLIENT_ERROR_CHUNKED: u8 = 10;
 /// beside it do not collide.
 pub const EV_RELEASE: u8 = 16;
 
+/// A connection finished its TLS handshake (sent before any of its
+/// requests): `u32 conn, u8 flags (TLS_*), u8 version (12 | 13), then four
+/// u8-length-prefixed strings: ALPN protocol, SNI server name, cipher suite,
+/// authorization error; then u16 count and (u32 len, DER) per client
+/// certificate, leaf first`.
+pub const EV_TLS_READY: u8 = 11;
+/// A TLS handshake failed (`'tlsClientError'`): `u32 conn, u8 len, code,
+/// u16 len, message`.
+pub const EV_TLS_ERROR: u8 = 12;
+/// EV_TLS_READY flag: the client certificate is signed by `ca`.
+pub const TLS_AUTHORIZED: u8 = 1;
+/// EV_TLS_READY flag: refused after the handshake, HTTP/1.1 with
+/// `allowHTTP1: false` (`'unknownProtocol'`); the connection closes.
+pub const TLS_REFUSED: u8 = 2;
+/// EV_TLS_READY flag: the session was resumed.
+pub const TLS_RESUMED: u8 = 4;
+
 /// Request flag: a body follows (EV_BODY … EV_END).
 pub const REQ_HAS_BODY: u8 = 1;
 /// EV_REQUEST flag: the request asks to switch protocols (HTTP/1.1

@@ -853,6 +853,65 @@ mod tests {
         .await;
     }
 
+    /// HTTP/2 `maxSessionMemory` (budget.rs): a client whose window is 0
+    /// opens 24 streams at once. 16 reach JS, the rest wait; once the
+    /// answers queued for it pass the budget, the waiting ones are refused
+    /// with REFUSED_STREAM without reaching JS, and so is a new stream.
+    #[tokio::test(flavor = "current_thread")]
+    async fn h2_streams_past_the_session_budget_are_refused_before_js() {
+        static BODY: [u8; 128 * 1024] = [7; 128 * 1024];
+        local(async {
+            let mut rig = Rig::new(Config::default()).await;
+            rig.hub.set_session_memory(1 << 20);
+            let client = rig.client().await;
+            let (h2, conn) = h2::client::Builder::new()
+                .initial_window_size(0)
+                .handshake::<_, Bytes>(client)
+                .await
+                .unwrap();
+            tokio::task::spawn_local(async move {
+                let _ = conn.await;
+            });
+            let mut h2 = h2.ready().await.unwrap();
+            let get = || http::Request::get("http://x/").body(()).unwrap();
+            let mut responses = Vec::new();
+            for _ in 0..24 {
+                responses.push(h2.send_request(get(), true).unwrap().0);
+            }
+            let mut ids = Vec::new();
+            for _ in 0..crate::core::budget::MAX_UNANSWERED {
+                ids.push(rig.next_request().await);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let announced = |evs: Vec<Ev>| evs.iter().any(|e| matches!(e, Ev::Request(..)));
+            assert!(!announced(rig.untaken()), "the rest wait");
+            for id in ids {
+                rig.respond(id, &BODY);
+            }
+            let (mut answered, mut refused) = (0, 0);
+            for response in responses {
+                match response.await {
+                    Ok(r) => {
+                        assert_eq!(r.status(), 200);
+                        answered += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(e.reason(), Some(h2::Reason::REFUSED_STREAM));
+                        refused += 1;
+                    }
+                }
+            }
+            assert_eq!((answered, refused), (16, 8));
+            let late = h2.send_request(get(), true).unwrap().0.await;
+            assert_eq!(
+                late.err().and_then(|e| e.reason()),
+                Some(h2::Reason::REFUSED_STREAM)
+            );
+            assert!(!announced(rig.untaken()), "none of them reached JS");
+        })
+        .await;
+    }
+
     /// Head stage, reply dropped: the client goes away before the head, hyper
     /// drops the reply, and JS hears EV_ABORT for the exchange, which is
     /// gone.

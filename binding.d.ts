@@ -122,6 +122,8 @@ export interface NativeOptions {
   maxConcurrentStreams: number
   /** HTTP/2 initial stream window size. */
   initialWindowSize: number
+  /** HTTP/2 `maxSessionMemory` in MiB (Node's option; at least 1). */
+  maxSessionMemory: number
   /** Listen backlog. */
   backlog: number
   /** Bind with SO_REUSEPORT (`listen({ reusePort: true })`). */

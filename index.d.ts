@@ -22,6 +22,13 @@ export interface Http2Options {
   maxConcurrentStreams?: number;
   /** Initial stream flow-control window in bytes. Default 65535. */
   initialWindowSize?: number;
+  /**
+   * What may wait to be written per HTTP/2 session, in MiB (node:http2's
+   * option). Past it, new streams are refused with RST_STREAM(REFUSED_STREAM)
+   * before they reach a handler, so clients may retry them. A number below 1
+   * counts as 1. Default 10.
+   */
+  maxSessionMemory?: number;
 }
 
 /** Options of `createServer()`. Times are in milliseconds; 0 means no limit. */

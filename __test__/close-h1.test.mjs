@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
 import { createServer } from '../index.mjs';
 import { connect, parseResponses, get, sleep, listen, closed, refused } from './raw.mjs';
 
@@ -316,6 +318,27 @@ test('C9: shutdownTimeout forces at the deadline: closeTimeout first, reset mid-
   assert.ok(!events.includes('res finish'));
   assert.ok(reqRef.aborted || reqRef.destroyed);
   assert.equal(resRef.writableFinished, false);
+});
+
+test('C9: a whole body the client stopped reading is cut at the deadline (reset), not lingered over like a finished response', async () => {
+  // hyper takes a whole body at once, so its exchange has ended while the
+  // bytes still wait for the client: the deadline must still treat the
+  // connection as mid-response. Before, it was closed cleanly, after a
+  // linger of 500 ms for the client to acknowledge bytes it never read.
+  const big = Buffer.alloc(16 * 1024 * 1024, 7);
+  const server = createServer({ shutdownTimeout: 300 }, (req, res) => res.end(big));
+  const port = await listen(server);
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  s.pause();
+  await once(s, 'connect');
+  s.write(get('/big'));
+  // Until the server's kernel buffer is full and hyper holds the rest.
+  await sleep(300);
+  const t0 = performance.now();
+  const at = await closed(server);
+  s.destroy();
+  assert.ok(at - t0 < 700, `callback at ${Math.round(at - t0)} ms`);
 });
 
 test('C10: closeIdleConnections() closes idle connections only; the server keeps listening', async () => {

@@ -29,6 +29,15 @@ test('options are validated with ERR_INVALID_ARG_TYPE and ERR_OUT_OF_RANGE', { s
   assert.throws(() => createServer({}, 'listener'), { code: 'ERR_INVALID_ARG_TYPE' });
 });
 
+test('http2.maxSessionMemory is read as node:http2 reads it: a number in MiB, at least 1; anything else leaves the default, 10', { skip: impl === 'node' }, () => {
+  assert.equal(createServer().http2.maxSessionMemory, 10);
+  assert.equal(createServer({ http2: { maxSessionMemory: 64 } }).http2.maxSessionMemory, 64);
+  assert.equal(createServer({ http2: { maxSessionMemory: 0 } }).http2.maxSessionMemory, 1);
+  assert.equal(createServer({ http2: { maxSessionMemory: -5 } }).http2.maxSessionMemory, 1);
+  assert.equal(createServer({ http2: { maxSessionMemory: '64' } }).http2.maxSessionMemory, 10);
+  assert.equal(createServer({ http2: { maxSessionMemory: Number.MAX_SAFE_INTEGER } }).http2.maxSessionMemory, Number.MAX_SAFE_INTEGER);
+});
+
 test('keepAliveTimeout closes an idle keep-alive connection, with EOF', async (t) => {
   const { port } = await serve(t, (req, res) => res.end('ka'), { keepAliveTimeout: 200 });
   const c = await connect(port);

@@ -1,5 +1,7 @@
 'use strict';
 // `npm run bench [-- --quick] [--reps=N] [--duration=S] [--only=name]`
+// `npm run bench -- --soak[=SECONDS] [--quick]`: mixed load for a few
+// minutes (default 180 s; 15 s with --quick), RSS over time and its slope.
 //
 // Runs the same hello-world handler on lastcall and on Node's own servers,
 // side by side: servers alternate (A B A B …), each run in a fresh process
@@ -438,7 +440,93 @@ function fmt(v, digits = 0) {
   return v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits);
 }
 
+// Least-squares slope of ys over xs.
+function slope(xs, ys) {
+  const n = xs.length;
+  const mx = xs.reduce((a, x) => a + x, 0) / n;
+  const my = ys.reduce((a, y) => a + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+// `--soak`: one lastcall server under mixed load for `secs` (HTTP/1.1 GET
+// and 4 KiB POST echoes with wrk, h2c GET and POST with h2load, all at
+// once), its RSS printed as it goes, then the slope of RSS over time (least
+// squares over the samples after the first, which is warm-up). A leak shows
+// as a slope that stays positive however long the run.
+async function soak(secs) {
+  const every = quick ? 2 : 10;
+  console.log(`# lastcall soak: ${secs} s of mixed HTTP/1.1 and h2c GET and POST, RSS every ${every} s\n`);
+  const missing = ['wrk', 'h2load'].filter((t) => !tools[t]);
+  if (missing.length > 0) {
+    console.error(`soak needs ${missing.join(' and ')} (apt-get install -y wrk nghttp2-client)`);
+    process.exit(1);
+  }
+  const { child, port } = await startServer('lastcall', 'hello.js', 'mixed');
+  const url = `http://127.0.0.1:${port}/`;
+  const lua = path.join(os.tmpdir(), 'lastcall-bench-soak-post.lua');
+  fs.writeFileSync(lua, [
+    'wrk.method = "POST"',
+    'wrk.body = string.rep("p", 4096)',
+    'wrk.headers["Content-Type"] = "application/octet-stream"',
+  ].join('\n'));
+  const data = path.join(os.tmpdir(), 'lastcall-bench-soak-post.bin');
+  fs.writeFileSync(data, Buffer.alloc(4096, 112));
+  const h2Counts = (out) => {
+    const m = /requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+    return m ? { done: Number(m[1]), errors: Number(m[2]) + Number(m[3]) + Number(m[4]) } : { done: NaN, errors: NaN };
+  };
+  const wrkCounts = (out) => ({ done: Number(/(\d+) requests in/.exec(out)?.[1]), errors: wrkErrors(out) });
+  const loads = [
+    ['HTTP/1.1 GET (wrk -c20)', runTool(tools.wrk, ['-t1', '-c20', `-d${secs}s`, url]).then(wrkCounts)],
+    ['HTTP/1.1 POST 4 KiB (wrk -c10)', runTool(tools.wrk, ['-t1', '-c10', `-d${secs}s`, '-s', lua, url]).then(wrkCounts)],
+    ['h2c GET (h2load -c4 -m10)', runTool(tools.h2load, ['-c4', '-m10', '-t1', `-D${secs}`, url]).then(h2Counts)],
+    ['h2c POST 4 KiB (h2load -c4 -m10)', runTool(tools.h2load, ['-c4', '-m10', '-t1', `-D${secs}`, '-d', data, url]).then(h2Counts)],
+  ];
+  const t0 = performance.now();
+  const samples = [];
+  console.log('| s | RSS MiB |');
+  console.log('|---|---|');
+  const sample = () => {
+    const at = (performance.now() - t0) / 1000;
+    const rss = status(child.pid, 'VmRSS') / 2 ** 20;
+    samples.push([at, rss]);
+    console.log(`| ${fmt(at)} | ${fmt(rss, 1)} |`);
+  };
+  const timer = setInterval(sample, every * 1000);
+  let results;
+  try {
+    results = await Promise.all(loads.map(([, p]) => p));
+  } finally {
+    clearInterval(timer);
+  }
+  sample();
+  await stop(child);
+  const kept = samples.slice(1);
+  const perMin = kept.length >= 2 ? slope(kept.map(([t]) => t / 60), kept.map(([, r]) => r)) : NaN;
+  console.log('');
+  let failed = 0;
+  let total = 0;
+  loads.forEach(([name], i) => {
+    console.log(`- ${name}: ${results[i].done} requests, ${results[i].errors} failed`);
+    total += results[i].done;
+    failed += results[i].errors;
+  });
+  console.log(`\nRSS slope: ${fmt(perMin, 2)} MiB/min over ${kept.length} samples after the first (${fmt(kept[0]?.[1], 1)} → ${fmt(kept.at(-1)?.[1], 1)} MiB); ${total} requests, ${failed} failed`);
+  if (!(failed === 0)) process.exit(1);
+}
+
 async function main() {
+  if (args.soak) {
+    const secs = args.soak === true ? (quick ? 15 : 180) : Number(args.soak);
+    if (!(secs > 0)) throw new Error(`--soak=${args.soak}: seconds expected`);
+    return soak(secs);
+  }
   // What lastcall got wrong: a run with no answers or with failed ones, or a
   // close() without callback. Reported and made the exit status, so the
   // quick run in CI checks correctness (never timing).

@@ -86,6 +86,10 @@ function Server(options, requestListener) {
   this.http2 = {
     maxConcurrentStreams: option(h2, 'maxConcurrentStreams', 200, 1, 2 ** 31 - 1),
     initialWindowSize: option(h2, 'initialWindowSize', 65535, 1, 2 ** 31 - 1),
+    // As node:http2 reads it: a number is taken, raised to at least 1 (MiB);
+    // anything else leaves the default, 10.
+    maxSessionMemory: typeof h2.maxSessionMemory === 'number' && !Number.isNaN(h2.maxSessionMemory)
+      ? Math.max(1, h2.maxSessionMemory) : 10,
   };
   this.timeout = 0;
   this.maxHeadersCount = null;
@@ -227,6 +231,7 @@ function bind(server, host, port, backlog, quietFailure) {
     maxHeaderSize: server.maxHeaderSize,
     maxConcurrentStreams: server.http2.maxConcurrentStreams,
     initialWindowSize: server.http2.initialWindowSize,
+    maxSessionMemory: server.http2.maxSessionMemory,
     backlog,
     reusePort: server[kReusePort],
   };

@@ -3,8 +3,9 @@
 // lastcall | node (node:http) | node2 (node:http2, h2c), and over TLS
 // lastcall-tls (createSecureServer) | node-https | node2-tls
 // (http2.createSecureServer), with the key and certificate from the
-// directory in LASTCALL_BENCH_CERTS; mode = hello (the
-// default), big (a 64 KiB response) or echo (the request body sent back).
+// directory in LASTCALL_BENCH_CERTS; mode = hello (the default), big (a
+// 64 KiB response), echo (the request body sent back) or mixed (POST bodies
+// echoed back, anything else answered hello).
 // Signals readiness over IPC.
 // Over IPC it answers { cmd: 'close' } with how long close() took to call back.
 
@@ -14,7 +15,7 @@ const mode = process.argv[4] || 'hello';
 const BIG = Buffer.alloc(64 * 1024, 120);
 
 function hello(req, res) {
-  if (mode === 'echo') {
+  if (mode === 'echo' || (mode === 'mixed' && req.method === 'POST')) {
     res.setHeader('content-type', 'application/octet-stream');
     req.pipe(res);
     return;

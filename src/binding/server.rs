@@ -12,6 +12,7 @@ use crate::binding::doorbell::JsDoorbell;
 use crate::binding::error::to_js;
 use crate::binding::lent::JsBytes;
 use crate::binding::tls::NativeSecureContext;
+use crate::core::budget;
 use crate::core::config::{self, Config};
 use crate::core::server::Server;
 
@@ -31,6 +32,8 @@ pub struct NativeOptions {
     pub max_concurrent_streams: u32,
     /// HTTP/2 initial stream window size.
     pub initial_window_size: u32,
+    /// HTTP/2 `maxSessionMemory` in MiB (Node's option; at least 1).
+    pub max_session_memory: f64,
     /// Listen backlog.
     pub backlog: i32,
     /// Bind with SO_REUSEPORT (`listen({ reusePort: true })`).
@@ -46,6 +49,7 @@ impl From<NativeOptions> for Config {
             max_header_size: o.max_header_size as usize,
             h2_max_concurrent_streams: o.max_concurrent_streams,
             h2_initial_window_size: o.initial_window_size.clamp(1, (1 << 31) - 1),
+            h2_max_session_memory: budget::limit_of(o.max_session_memory),
             backlog: o.backlog,
             reuse_port: o.reuse_port,
             tls: None,

@@ -24,6 +24,9 @@ pub struct Config {
     pub h2_max_concurrent_streams: u32,
     /// HTTP/2 initial stream window size.
     pub h2_initial_window_size: u32,
+    /// HTTP/2 `maxSessionMemory` in bytes: what may wait to be written per
+    /// session before new streams are refused (budget.rs).
+    pub h2_max_session_memory: usize,
     /// Listen backlog.
     pub backlog: i32,
     /// Bind with SO_REUSEPORT, so another server (a new process of a
@@ -42,6 +45,7 @@ impl Default for Config {
             max_header_size: 16_384,
             h2_max_concurrent_streams: 200,
             h2_initial_window_size: 65_535,
+            h2_max_session_memory: crate::core::budget::DEFAULT_LIMIT,
             backlog: 511,
             reuse_port: false,
             tls: None,

@@ -342,7 +342,9 @@ async fn drive_h1(
                 };
             }
             _ = signals.force.changed() => {
-                let busy = !state.is_idle();
+                // A whole body hyper took counts as mid-response until it is
+                // written: its exchange ended when hyper took it.
+                let busy = !state.is_idle() || state.activity().write_waiting();
                 shared.hub.abort_all(state);
                 return H1End::Closed(if busy { Ending::Reset } else { Ending::Clean });
             }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::core::budget::SessionBudget;
 use crate::core::io::Activity;
 use crate::core::tracker::{Gauge, Tracker};
 
@@ -51,6 +52,8 @@ pub struct ConnState {
     /// timer; kept apart from `changed` so an ordinary request does not
     /// wake the connection task twice more.
     deadline_set: Notify,
+    /// HTTP/2: what waits to be written, against `maxSessionMemory`.
+    budget: SessionBudget,
 }
 
 impl ConnState {
@@ -78,6 +81,7 @@ impl ConnState {
             tunnel: Cell::new(None),
             changed: Notify::new(),
             deadline_set: Notify::new(),
+            budget: SessionBudget::default(),
         }
     }
 
@@ -111,6 +115,11 @@ impl ConnState {
         drop(open);
         self.activity.touch();
         self.changed.notify_one();
+    }
+
+    /// The session's memory budget (HTTP/2).
+    pub fn budget(&self) -> &SessionBudget {
+        &self.budget
     }
 
     /// The activity record the socket wrapper updates.

@@ -99,6 +99,11 @@ impl<R> Exchange<R> {
         &self.conn
     }
 
+    /// Whether JS has not sent the head yet.
+    pub fn awaits_head(&self) -> bool {
+        matches!(self.stage, Stage::Head { .. })
+    }
+
     /// JS sends the head now: takes the reply (and the pending switch), and
     /// moves to [`Stage::Whole`]; the caller moves on to
     /// [`Exchange::stream`] or [`Exchange::become_tunnel`] if need be.

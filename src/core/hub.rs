@@ -20,6 +20,7 @@ use hyper::upgrade::OnUpgrade;
 use tokio::sync::oneshot;
 
 use crate::core::body::{BodyEvents, ResBody};
+use crate::core::budget::{self, Admit};
 use crate::core::conn_state::ConnState;
 use crate::core::credit::Credit;
 use crate::core::deadlines::Sweeper;
@@ -28,6 +29,7 @@ use crate::core::exchange::{After, Exchange, ReqBody};
 use crate::core::head::{self, Head};
 use crate::core::headscan;
 use crate::core::ids::{self, IdMap};
+use crate::core::park::{Parked, ParkingLot};
 use crate::core::reader::{self, ReadEnd};
 use crate::core::reply::{Abandon, Reply};
 use crate::core::tunnel::{self, Tunnel};
@@ -48,6 +50,10 @@ pub struct Hub {
     closing: Cell<bool>,
     /// Paces the HTTP/2 `requestTimeout` sweep.
     sweeper: Sweeper,
+    /// HTTP/2 `maxSessionMemory`, in bytes.
+    session_memory: Cell<usize>,
+    /// HTTP/2 streams waiting for their session's budget (budget.rs).
+    parked: ParkingLot<HubResponse>,
 }
 
 /// What became of an exchange whose `requestTimeout` ran out.
@@ -79,7 +85,12 @@ impl BodyEvents for Guard {
 impl Abandon for Hub {
     fn abandoned(&self, id: u32) {
         // The client went away before the response head.
+        self.parked.forget(id);
         self.abort(id, true);
+    }
+
+    fn was_refused(&self, id: u32) -> bool {
+        self.parked.was_refused(id)
     }
 }
 
@@ -93,6 +104,8 @@ impl Hub {
             request_timeout: Cell::new(None),
             closing: Cell::new(false),
             sweeper: Sweeper::default(),
+            session_memory: Cell::new(budget::DEFAULT_LIMIT),
+            parked: ParkingLot::default(),
         })
     }
 
@@ -125,6 +138,12 @@ impl Hub {
     /// `requestTimeout`), counted from its head.
     pub fn set_request_timeout(&self, limit: Option<Duration>) {
         self.request_timeout.set(limit);
+    }
+
+    /// What may wait to be written per HTTP/2 session before its new
+    /// streams are refused (Node's `maxSessionMemory`), in bytes.
+    pub fn set_session_memory(&self, limit: usize) {
+        self.session_memory.set(limit);
     }
 
     /// `requestTimeout` ran out for exchange `id`.
@@ -194,6 +213,54 @@ impl Hub {
                 false,
             ));
         }
+        let (id, tx, rx) = self.new_exchange();
+        if conn.h2 {
+            match conn.budget().admit(self.session_memory.get(), false) {
+                Admit::Now => {}
+                Admit::Refuse => return Reply::refused(),
+                Admit::Wait => {
+                    let first = self.parked.park(Parked {
+                        id,
+                        conn: conn.clone(),
+                        req,
+                        reply: tx,
+                    });
+                    if first {
+                        tokio::task::spawn_local(self.clone().grace(conn));
+                    }
+                    return Reply::waiting(rx, self.clone(), id);
+                }
+            }
+        }
+        self.announce(id, tx, conn, req);
+        // If hyper drops the reply while it waits (the client went away
+        // before the response head), the reply reports the abort.
+        Reply::waiting(rx, self.clone(), id)
+    }
+
+    /// A new exchange id and the channel of its response head.
+    fn new_exchange(
+        &self,
+    ) -> (
+        u32,
+        oneshot::Sender<HubResponse>,
+        oneshot::Receiver<HubResponse>,
+    ) {
+        let mut next = self.next_id.get();
+        let id = ids::alloc(&mut next, &self.exchanges.borrow());
+        self.next_id.set(next);
+        let (tx, rx) = oneshot::channel();
+        (id, tx, rx)
+    }
+
+    /// Tells JS of request `id` and keeps its exchange.
+    fn announce(
+        self: &Rc<Self>,
+        id: u32,
+        tx: oneshot::Sender<HubResponse>,
+        conn: Rc<ConnState>,
+        req: Request<Incoming>,
+    ) {
         let mut req = req;
         // hyper attaches `OnUpgrade` only to HTTP/1.1 requests that ask to
         // switch protocols (`Connection: upgrade` with `Upgrade:`).
@@ -209,15 +276,9 @@ impl Hub {
                 hub: self.clone(),
                 id: 0,
             };
-            return Reply::ready(head::upgrade_refused(ResBody::full(Bytes::new(), guard)));
+            let _ = tx.send(head::upgrade_refused(ResBody::full(Bytes::new(), guard)));
+            return;
         }
-        let id = {
-            let mut next = self.next_id.get();
-            let id = ids::alloc(&mut next, &self.exchanges.borrow());
-            self.next_id.set(next);
-            id
-        };
-        let (tx, rx) = oneshot::channel();
         let (parts, incoming) = req.into_parts();
         let has_body = !incoming.is_end_stream();
         let flags = if has_body { wire::REQ_HAS_BODY } else { 0 }
@@ -233,6 +294,9 @@ impl Hub {
         // request in flight (a long poll, a slow handler).
         drop(parts);
         conn.begin(id);
+        if conn.h2 {
+            conn.budget().announced();
+        }
         let mut deadline = None;
         if let (true, Some(limit)) = (has_body, self.request_timeout.get()) {
             let at = tokio::time::Instant::now() + limit;
@@ -252,9 +316,42 @@ impl Hub {
         self.exchanges
             .borrow_mut()
             .insert(id, Exchange::new(tx, upgrade, body, conn, deadline));
-        // If hyper drops the reply while it waits (the client went away
-        // before the response head), the reply reports the abort.
-        Reply::waiting(rx, self.clone(), id)
+    }
+
+    /// Lets the streams of session `conn` that wait for its budget go on:
+    /// announced while the budget admits them (all of them after their
+    /// grace, at most [`budget::MAX_UNANSWERED`] per call), refused once it
+    /// is spent or the session refuses new streams.
+    fn release(self: &Rc<Self>, conn: &Rc<ConnState>, grace: bool) {
+        let mut n = 0;
+        while self.parked.has(conn.id) {
+            let admit = if conn.refuses_new() {
+                Admit::Refuse
+            } else {
+                conn.budget().admit(
+                    self.session_memory.get(),
+                    grace && n < budget::MAX_UNANSWERED,
+                )
+            };
+            match admit {
+                Admit::Wait => return,
+                Admit::Refuse => return self.parked.refuse_all(conn.id),
+                Admit::Now => {}
+            }
+            let Some(p) = self.parked.take(conn.id) else {
+                return;
+            };
+            n += 1;
+            self.announce(p.id, p.reply, p.conn, p.req);
+        }
+    }
+
+    /// Streams of session `conn` wait at most [`budget::GRACE`] each round.
+    async fn grace(self: Rc<Self>, conn: Rc<ConnState>) {
+        while self.parked.has(conn.id) {
+            tokio::time::sleep(budget::GRACE).await;
+            self.release(&conn, true);
+        }
     }
 
     /// Applies a batch of ops from JS, in order.
@@ -297,6 +394,11 @@ impl Hub {
                     want_drain,
                 } => {
                     if let Some(ex) = self.exchanges.borrow().get(&id) {
+                        let chunk = if ex.conn().h2 {
+                            ex.conn().budget().count(chunk)
+                        } else {
+                            chunk
+                        };
                         ex.push(chunk, end, want_drain);
                     }
                 }
@@ -326,6 +428,18 @@ impl Hub {
             return;
         };
         let h2 = ex.conn().h2;
+        let answered = h2.then(|| ex.conn().clone());
+        let whole = match (&answered, whole) {
+            (Some(conn), Some(bytes)) => {
+                conn.budget().answered();
+                Some(conn.budget().count(bytes))
+            }
+            (Some(conn), None) => {
+                conn.budget().answered();
+                None
+            }
+            (None, whole) => whole,
+        };
         let guard = Guard {
             hub: self.clone(),
             id,
@@ -353,6 +467,9 @@ impl Hub {
         // A closed receiver means hyper already dropped the request; its
         // Reply has reported the abort.
         let _ = reply.send(head::response(head, body, h2, length, self.closing.get()));
+        if let Some(conn) = answered {
+            self.release(&conn, false);
+        }
     }
 
     fn demand(self: &Rc<Self>, id: u32) {
@@ -371,7 +488,12 @@ impl Hub {
         let Some(ex) = self.exchanges.borrow_mut().remove(&id) else {
             return;
         };
+        let unanswered = (ex.conn().h2 && ex.awaits_head()).then(|| ex.conn().clone());
         ex.finish(id);
+        // Streams parked behind it go on at their grace (budget.rs).
+        if let Some(conn) = &unanswered {
+            conn.budget().answered();
+        }
         if notify_js {
             self.outbox.push_event(wire::EV_ABORT, id);
         }
@@ -732,6 +854,65 @@ mod tests {
             assert!(rig.hub.is_empty());
             assert_eq!(rig.tracker.info().upgraded, 0);
             assert!(!rig.untaken().contains(&Ev::Abort(id)), "ended in order");
+        })
+        .await;
+    }
+
+    /// HTTP/2 `maxSessionMemory` (budget.rs): a client whose window is 0
+    /// opens 24 streams at once. 16 reach JS, the rest wait; once the
+    /// answers queued for it pass the budget, the waiting ones are refused
+    /// with REFUSED_STREAM without reaching JS, and so is a new stream.
+    #[tokio::test(flavor = "current_thread")]
+    async fn h2_streams_past_the_session_budget_are_refused_before_js() {
+        static BODY: [u8; 128 * 1024] = [7; 128 * 1024];
+        local(async {
+            let mut rig = Rig::new(Config::default()).await;
+            rig.hub.set_session_memory(1 << 20);
+            let client = rig.client().await;
+            let (h2, conn) = h2::client::Builder::new()
+                .initial_window_size(0)
+                .handshake::<_, Bytes>(client)
+                .await
+                .unwrap();
+            tokio::task::spawn_local(async move {
+                let _ = conn.await;
+            });
+            let mut h2 = h2.ready().await.unwrap();
+            let get = || http::Request::get("http://x/").body(()).unwrap();
+            let mut responses = Vec::new();
+            for _ in 0..24 {
+                responses.push(h2.send_request(get(), true).unwrap().0);
+            }
+            let mut ids = Vec::new();
+            for _ in 0..crate::core::budget::MAX_UNANSWERED {
+                ids.push(rig.next_request().await);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let announced = |evs: Vec<Ev>| evs.iter().any(|e| matches!(e, Ev::Request(..)));
+            assert!(!announced(rig.untaken()), "the rest wait");
+            for id in ids {
+                rig.respond(id, &BODY);
+            }
+            let (mut answered, mut refused) = (0, 0);
+            for response in responses {
+                match response.await {
+                    Ok(r) => {
+                        assert_eq!(r.status(), 200);
+                        answered += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(e.reason(), Some(h2::Reason::REFUSED_STREAM));
+                        refused += 1;
+                    }
+                }
+            }
+            assert_eq!((answered, refused), (16, 8));
+            let late = h2.send_request(get(), true).unwrap().0.await;
+            assert_eq!(
+                late.err().and_then(|e| e.reason()),
+                Some(h2::Reason::REFUSED_STREAM)
+            );
+            assert!(!announced(rig.untaken()), "none of them reached JS");
         })
         .await;
     }

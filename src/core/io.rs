@@ -41,6 +41,9 @@ pub struct Activity {
     busy: AtomicBool,
     /// Our side's FIN is sent (hyper shut the write side down).
     write_shut: AtomicBool,
+    /// Our last write found the socket full: hyper holds bytes the peer
+    /// has not taken (a client that stopped reading).
+    write_waiting: AtomicBool,
     /// Microseconds since `epoch` of our last write, plus one; 0: none yet.
     last_write: AtomicU64,
     /// What the head scanner found in the request head arriving now
@@ -61,6 +64,7 @@ impl Activity {
             head_started: AtomicBool::new(false),
             busy: AtomicBool::new(false),
             write_shut: AtomicBool::new(false),
+            write_waiting: AtomicBool::new(false),
             last_write: AtomicU64::new(0),
             head_flags: AtomicU8::new(0),
             flooded: AtomicU64::new(0),
@@ -88,6 +92,20 @@ impl Activity {
     pub fn wrote(&self) {
         let us = self.epoch.elapsed().as_micros() as u64;
         self.last_write.store(us + 1, Ordering::Relaxed);
+        self.write_waiting.store(false, Ordering::Relaxed);
+    }
+
+    /// A write found the socket full.
+    pub fn write_waits(&self) {
+        self.write_waiting.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether our last write found the socket full: bytes of a response
+    /// still wait to be written, even when no exchange is open any more (a
+    /// whole body hyper took). A forced close resets such a connection
+    /// rather than end a truncated response with a FIN (DESIGN C9).
+    pub fn write_waiting(&self) -> bool {
+        self.write_waiting.load(Ordering::Relaxed)
     }
 
     /// When we last wrote bytes to the peer, if ever.
@@ -252,6 +270,7 @@ impl Socket {
     }
 
     fn write_blocked(&mut self) {
+        self.state.write_waits();
         if let Some(guard) = self.flood.as_deref_mut() {
             guard.blocked();
             self.check_flood();

@@ -14,13 +14,14 @@
 //! conn            one connection's task: protocol, timers, graceful close
 //! hub             live exchanges by id; announces requests, applies ops
 //! exchange        one exchange's stages (response) and request-body state
-//! reply tunnel reader head deadlines ids body conn_state
+//! reply tunnel reader head deadlines ids body park conn_state
 //!                 the pieces the hub and exchanges are made of
-//! outgoing credit io headscan flood lent ending tracker dispatch pool wire config error
+//! outgoing budget credit io headscan flood lent ending tracker dispatch pool wire config error
 //!                 leaves: queues, credit, the socket, the mailboxes, formats
 //! ```
 
 pub mod body;
+pub mod budget;
 pub mod config;
 pub mod conn;
 pub mod conn_state;
@@ -38,6 +39,7 @@ pub mod ids;
 pub mod io;
 pub mod lent;
 pub mod outgoing;
+pub mod park;
 pub mod pool;
 pub mod reader;
 pub mod reply;

@@ -19,6 +19,9 @@ use crate::core::body::Aborted;
 pub trait Abandon {
     /// Exchange `id` lost its client before its head was sent.
     fn abandoned(&self, id: u32);
+    /// Whether exchange `id`'s reply failed because it was refused before
+    /// reaching JS (asked once, when it fails).
+    fn was_refused(&self, id: u32) -> bool;
 }
 
 /// The response head of one exchange, as hyper awaits it.
@@ -59,14 +62,19 @@ impl<R, A: Abandon> Future for Reply<R, A> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let state = &mut self.0;
-        if let State::Waiting(rx, ..) = state {
+        if let State::Waiting(rx, owner, id) = state {
             let got = match Pin::new(rx).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(got) => got,
             };
+            let got = match got {
+                Ok(res) => Ok(res),
+                Err(_) if owner.was_refused(*id) => Err(Aborted::refused()),
+                Err(_) => Err(Aborted::cancel()),
+            };
             // Answered (or aborted already): nothing to report on drop.
             *state = State::Done;
-            return Poll::Ready(got.map_err(|_| Aborted::cancel()));
+            return Poll::Ready(got);
         }
         Poll::Ready(match std::mem::replace(state, State::Done) {
             State::Ready(res) => Ok(*res),

@@ -249,6 +249,7 @@ async fn io_main(
 ) {
     let hub = Hub::new(common.outbox.clone());
     hub.set_request_timeout(config.request_timeout);
+    hub.set_session_memory(config.h2_max_session_memory);
     let pump = tokio::task::spawn_local(pump(hub.clone(), common.clone()));
     let sweeper = tokio::task::spawn_local(hub.clone().sweep_deadlines());
     let shared = Rc::new(Shared::new(hub, config, common.tracker.clone()));

@@ -1,0 +1,52 @@
+// Memory is budgeted (DESIGN §8, issue 15) and close() has a deadline
+// (DESIGN C9): a client that stopped reading cannot hold the memory of its
+// queued response past `shutdownTimeout`. close() calls back soon after the
+// deadline, and the server's RSS falls back. Measured from the server's own
+// process, as memory.test.mjs does.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { once } from 'node:events';
+
+const fixture = fileURLToPath(new URL('./fixtures/memory-close-server.cjs', import.meta.url));
+const MiB = 1024 * 1024;
+const SIZE = 32 * MiB;
+const CLIENTS = 4;
+
+test(`C9: ${CLIENTS} HTTP/1.1 clients that stopped reading a ${SIZE / MiB} MiB response do not hold close() past shutdownTimeout (300 ms), and the memory is released`, async (t) => {
+  const child = spawn(process.execPath, ['--expose-gc', fixture, String(SIZE)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => child.kill());
+  const lines = [];
+  let wake = () => {};
+  child.stdout.on('data', (d) => { lines.push(...String(d).trim().split('\n')); wake(); });
+  const next = async () => {
+    while (lines.length === 0) await new Promise((r) => { wake = r; });
+    return Number(lines.shift());
+  };
+  const ask = (cmd) => { child.stdin.write(`${cmd}\n`); return next(); };
+  const port = await next();
+  const base = await ask('rss');
+  const sockets = [];
+  t.after(() => sockets.forEach((s) => s.destroy()));
+  for (let i = 0; i < CLIENTS; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    s.pause();
+    await once(s, 'connect');
+    s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    sockets.push(s);
+  }
+  for (let i = 0; i < 200 && (await ask('n')) < CLIENTS; i++) await new Promise((r) => setTimeout(r, 20));
+  const held = await ask('rss');
+  t.diagnostic(`RSS while the responses wait: +${((held - base) / MiB).toFixed(1)} MiB`);
+  assert.ok(held - base > CLIENTS * SIZE / 2, 'the responses are held while the clients do not read');
+  const took = await ask('close');
+  const after = await ask('rss');
+  t.diagnostic(`close() called back after ${took} ms; RSS after: ${((after - base) / MiB).toFixed(1)} MiB above the base`);
+  // The deadline is 300 ms; the rest is slack for a loaded machine.
+  assert.ok(took < 3000, `close() called back after ${took} ms`);
+  assert.ok(after - base < SIZE, `RSS after close: +${((after - base) / MiB).toFixed(1)} MiB`);
+});

@@ -21,7 +21,8 @@ function hello(req, res) {
 }
 
 let server;
-if (impl === 'lastcall') server = require('../../index.js').createServer(hello);
+// LASTCALL_MODULE: another copy of the package (bench/ab.js compares builds).
+if (impl === 'lastcall') server = require(process.env.LASTCALL_MODULE || '../../index.js').createServer(hello);
 else if (impl === 'node') server = require('node:http').createServer(hello);
 else if (impl === 'node2') server = require('node:http2').createServer(hello);
 else throw new Error(`unknown impl ${impl}`);

@@ -34,6 +34,8 @@ pub struct ConnState {
     tracker: Arc<Tracker>,
     /// Exchanges whose response is still open.
     open: RefCell<Vec<u32>>,
+    /// How many exchanges have begun on this connection.
+    begun: Cell<u64>,
     /// What the socket wrapper records as bytes arrive.
     activity: Arc<Activity>,
     /// Once set, new HTTP/2 streams are refused (a closing session whose
@@ -61,6 +63,7 @@ impl ConnState {
             h2,
             tracker,
             open: RefCell::new(Vec::new()),
+            begun: Cell::new(0),
             activity: Arc::new(Activity::new()),
             refuse_new: Cell::new(false),
             request_deadline: Cell::new(None),
@@ -79,6 +82,7 @@ impl ConnState {
             self.tracker.inc(Gauge::H1Busy);
         }
         open.push(id);
+        self.begun.set(self.begun.get() + 1);
         self.activity.exchange_began();
         self.changed.notify_one();
     }
@@ -105,6 +109,13 @@ impl ConnState {
     /// The activity record the socket wrapper updates.
     pub fn activity(&self) -> &Arc<Activity> {
         &self.activity
+    }
+
+    /// How many exchanges have begun on this connection: a request head
+    /// that is still unfinished at two looks with the same count is the same
+    /// head.
+    pub fn begun(&self) -> u64 {
+        self.begun.get()
     }
 
     /// No exchange is open.

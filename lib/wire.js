@@ -24,6 +24,31 @@ const DATA_END = 1;
 const DATA_WANT_DRAIN = 2;
 const DATA_EXTERNAL = 4;
 
+// Response header names that travel as an index (NAME_INDEXED | i) instead
+// of text: src/core/wire.rs KNOWN_NAMES, same names, same order (a test there
+// compares them). Append only.
+const NAME_INDEXED = 0x8000;
+const KNOWN_NAMES = [
+  'content-type', 'content-length', 'connection', 'keep-alive', 'date',
+  'cache-control', 'etag', 'last-modified', 'location', 'set-cookie',
+  'server', 'vary', 'x-powered-by', 'transfer-encoding', 'content-encoding',
+  'access-control-allow-origin', 'accept-ranges', 'expires', 'pragma',
+  'x-content-type-options', 'strict-transport-security', 'content-disposition',
+  'content-security-policy', 'upgrade', 'sec-websocket-accept',
+  'x-frame-options', 'referrer-policy', 'content-language', 'retry-after',
+  'www-authenticate', 'link', 'age',
+];
+// Looked up by the name as the app spelled it: lower case, Title-Case and
+// the usual exceptions. Other spellings go as text, which is as correct.
+const KNOWN_INDEX = new Map();
+KNOWN_NAMES.forEach((name, i) => {
+  const title = name.replace(/(^|-)([a-z])/g, (m, dash, c) => dash + c.toUpperCase());
+  for (const spelling of [name, title]) KNOWN_INDEX.set(spelling, NAME_INDEXED | i);
+});
+for (const [spelling, name] of [['ETag', 'etag'], ['WWW-Authenticate', 'www-authenticate']]) {
+  KNOWN_INDEX.set(spelling, NAME_INDEXED | KNOWN_NAMES.indexOf(name));
+}
+
 // Chunks at least this large travel as their own Buffer instead of being
 // copied into the op buffer: the native side copies them exactly once.
 const EXTERNAL_MIN = 16 * 1024;
@@ -131,7 +156,9 @@ class OpWriter {
     this.latin1(reason || '', false);
     this.u16(headers.length >>> 1);
     for (let i = 0; i < headers.length; i += 2) {
-      this.latin1(headers[i], false);
+      const known = KNOWN_INDEX.get(headers[i]);
+      if (known === undefined) this.latin1(headers[i], false);
+      else this.u16(known);
       this.latin1(headers[i + 1], true);
     }
   }

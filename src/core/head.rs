@@ -13,8 +13,8 @@ pub struct Head {
     pub status: u16,
     /// Custom reason phrase (HTTP/1.1 only).
     pub reason: Option<Bytes>,
-    /// Header names (as JS gave them) and values.
-    pub headers: Vec<(Bytes, Bytes)>,
+    /// Header names and values.
+    pub headers: Vec<(HeaderName, Bytes)>,
 }
 
 /// The response hyper writes for `head` with `body`. `h2`: the connection
@@ -49,10 +49,7 @@ pub fn request_timeout() -> Head {
     Head {
         status: 408,
         reason: None,
-        headers: vec![(
-            Bytes::from_static(b"connection"),
-            Bytes::from_static(b"close"),
-        )],
+        headers: vec![(header::CONNECTION, Bytes::from_static(b"close"))],
     }
 }
 
@@ -90,7 +87,7 @@ fn content_length(len: usize) -> HeaderValue {
 /// of a whole HTTP/2 body if JS set none.
 fn fill_headers(
     map: &mut HeaderMap,
-    headers: Vec<(Bytes, Bytes)>,
+    headers: Vec<(HeaderName, Bytes)>,
     h2: bool,
     length: Option<usize>,
 ) {
@@ -98,12 +95,9 @@ fn fill_headers(
     // map even when the name is there: leave it a free slot.
     map.reserve(headers.len() + if length.is_some() { 2 } else { 0 });
     for (name, value) in headers {
-        // lib/ validated names and values with Node's rules; anything that
-        // still fails here is skipped rather than sent broken.
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(&name),
-            HeaderValue::from_maybe_shared(value),
-        ) else {
+        // lib/ validated values with Node's rules; anything that still
+        // fails here is skipped rather than sent broken.
+        let Ok(value) = HeaderValue::from_maybe_shared(value) else {
             continue;
         };
         if h2 && h2_forbidden(&name) {
@@ -132,13 +126,18 @@ fn h2_forbidden(name: &HeaderName) -> bool {
 mod tests {
     use super::{content_length, fill_headers};
     use bytes::Bytes;
-    use http::{header, HeaderMap};
+    use http::{header, HeaderMap, HeaderName};
 
     #[test]
     fn hyper_finds_the_content_length_without_growing_the_map() {
         for n in 0..40 {
             let headers = (0..n)
-                .map(|i| (Bytes::from(format!("x-h{i}")), Bytes::from_static(b"v")))
+                .map(|i| {
+                    (
+                        HeaderName::from_bytes(format!("x-h{i}").as_bytes()).unwrap(),
+                        Bytes::from_static(b"v"),
+                    )
+                })
                 .collect();
             let mut map = HeaderMap::new();
             fill_headers(&mut map, headers, true, Some(11));

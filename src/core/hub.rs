@@ -626,11 +626,8 @@ mod tests {
                     status: 101,
                     reason: None,
                     headers: vec![
-                        (
-                            Bytes::from_static(b"connection"),
-                            Bytes::from_static(b"upgrade"),
-                        ),
-                        (Bytes::from_static(b"upgrade"), Bytes::from_static(b"test")),
+                        (http::header::CONNECTION, Bytes::from_static(b"upgrade")),
+                        (http::header::UPGRADE, Bytes::from_static(b"test")),
                     ],
                     end: false,
                 },

@@ -6,8 +6,9 @@
 //! in `lib/wire.js`, which must agree with this file byte for byte.
 
 use bytes::Bytes;
-use http::Version;
+use http::{HeaderName, Version};
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use crate::core::error::{Error, Result};
 
@@ -40,8 +41,68 @@ pub const REQ_HAS_BODY: u8 = 1;
 pub const REQ_UPGRADE: u8 = 2;
 
 /// Response head: `u32 id, u16 status, u8 flags, u16 reason_len, reason,
-/// u16 count, (u16 name_len, name, u32 value_len, value)*`.
+/// u16 count, (u16 name_len, name, u32 value_len, value)*`. A `name_len`
+/// with [`NAME_INDEXED`] set carries no name bytes: its low bits index
+/// [`KNOWN_NAMES`].
 pub const OP_HEAD: u8 = 1;
+
+/// Set in a head's `name_len`: the name is `KNOWN_NAMES[name_len & 0x7fff]`.
+/// Names are never that long (`maxHeaderSize`), so no length is lost.
+pub const NAME_INDEXED: u16 = 0x8000;
+
+/// Response header names common enough to travel as an index (lib/wire.js
+/// holds the same list, in the same order; a test compares them). The core
+/// then clones a ready `HeaderName` instead of parsing text, and JS writes
+/// two bytes instead of the name. Append only: the index is the wire format.
+pub const KNOWN_NAMES: [&str; 32] = [
+    "content-type",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "date",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "location",
+    "set-cookie",
+    "server",
+    "vary",
+    "x-powered-by",
+    "transfer-encoding",
+    "content-encoding",
+    "access-control-allow-origin",
+    "accept-ranges",
+    "expires",
+    "pragma",
+    "x-content-type-options",
+    "strict-transport-security",
+    "content-disposition",
+    "content-security-policy",
+    "upgrade",
+    "sec-websocket-accept",
+    "x-frame-options",
+    "referrer-policy",
+    "content-language",
+    "retry-after",
+    "www-authenticate",
+    "link",
+    "age",
+];
+
+/// The `HeaderName` of `KNOWN_NAMES[i]`, made once: cloning one is a copy
+/// of a few words (standard names are an enum, the rest static bytes).
+fn known_name(i: usize) -> Option<HeaderName> {
+    static TABLE: OnceLock<Vec<HeaderName>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            KNOWN_NAMES
+                .iter()
+                .map(|n| HeaderName::from_static(n))
+                .collect()
+        })
+        .get(i)
+        .cloned()
+}
 /// Response body data: `u32 id, u8 flags`, then `u32 index` into the
 /// external chunk list if `DATA_EXTERNAL`, else `u32 len, bytes`.
 pub const OP_DATA: u8 = 2;
@@ -192,8 +253,9 @@ pub enum Op {
         status: u16,
         /// Custom reason phrase (HTTP/1.1 only).
         reason: Option<Bytes>,
-        /// Header names (as JS gave them) and values.
-        headers: Vec<(Bytes, Bytes)>,
+        /// Header names and values. A name that is not a valid header name
+        /// (lib/ validates them with Node's rules) is left out.
+        headers: Vec<(HeaderName, Bytes)>,
         /// No body follows beyond data in this same flush.
         end: bool,
     },
@@ -283,10 +345,17 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
                 let count = r.u16()? as usize;
                 let mut headers = Vec::with_capacity(count);
                 for _ in 0..count {
-                    let n = r.u16()? as usize;
-                    let name = r.take(n)?;
+                    let n = r.u16()?;
+                    let name = if n & NAME_INDEXED != 0 {
+                        Some(known_name((n & !NAME_INDEXED) as usize).ok_or(Error::Wire(at))?)
+                    } else {
+                        HeaderName::from_bytes(r.peek(n as usize)?).ok()
+                    };
                     let v = r.u32()? as usize;
-                    headers.push((name, r.take(v)?));
+                    let value = r.take(v)?;
+                    if let Some(name) = name {
+                        headers.push((name, value));
+                    }
                 }
                 Op::Head {
                     id,
@@ -378,11 +447,19 @@ mod tests {
         m.put_u8(0);
         m.put_u16(4);
         m.put_bytes(b"Nope");
-        m.put_u16(1);
+        m.put_u16(3);
         m.put_u16(4);
         m.put_bytes(b"X-Id");
         m.put_u32(2);
         m.put_bytes(b"42");
+        // Not a header name: left out.
+        m.put_u16(3);
+        m.put_bytes(b"a b");
+        m.put_u32(1);
+        m.put_bytes(b"x");
+        m.put_u16(NAME_INDEXED);
+        m.put_u32(10);
+        m.put_bytes(b"text/plain");
         m.put_u8(OP_DATA);
         m.put_u32(7);
         m.put_u8(DATA_EXTERNAL);
@@ -400,7 +477,13 @@ mod tests {
                 id: 7,
                 status: 404,
                 reason: Some(Bytes::from_static(b"Nope")),
-                headers: vec![(Bytes::from_static(b"X-Id"), Bytes::from_static(b"42"))],
+                headers: vec![
+                    (HeaderName::from_static("x-id"), Bytes::from_static(b"42")),
+                    (
+                        http::header::CONTENT_TYPE,
+                        Bytes::from_static(b"text/plain")
+                    ),
+                ],
                 end: false
             }
         );
@@ -425,8 +508,33 @@ mod tests {
     }
 
     #[test]
+    fn known_names_are_valid_and_lib_wire_js_lists_them_in_the_same_order() {
+        for (i, name) in KNOWN_NAMES.iter().enumerate() {
+            assert_eq!(known_name(i).unwrap().as_str(), *name);
+        }
+        assert!(known_name(KNOWN_NAMES.len()).is_none());
+        let js = include_str!("../../lib/wire.js");
+        let start = js
+            .find("const KNOWN_NAMES = [")
+            .expect("KNOWN_NAMES in lib/wire.js");
+        let list = &js[start..start + js[start..].find("];").unwrap()];
+        let names: Vec<&str> = list.split('\'').skip(1).step_by(2).collect();
+        assert_eq!(names, KNOWN_NAMES);
+    }
+
+    #[test]
     fn truncated_or_unknown_records_are_errors_not_panics() {
         assert!(decode_ops(&[OP_HEAD, 1, 0], vec![]).is_err());
+        // An index past the known names.
+        let mut m = vec![OP_HEAD];
+        m.put_u32(1);
+        m.put_u16(200);
+        m.put_u8(0);
+        m.put_u16(0);
+        m.put_u16(1);
+        m.put_u16(NAME_INDEXED | KNOWN_NAMES.len() as u16);
+        m.put_u32(0);
+        assert!(decode_ops(&m, vec![]).is_err());
         assert!(decode_ops(&[99], vec![]).is_err());
         let mut m = vec![OP_DATA];
         m.put_u32(1);

@@ -13,6 +13,7 @@ module.exports = {
   kHasBody: Symbol('hasBody'),
   kHeadState: Symbol('headState'),
   kHeadHeaders: Symbol('headHeaders'),
+  kHeadKeepAlive: Symbol('headKeepAlive'),
   kCallbacks: Symbol('callbacks'),
   kFinished: Symbol('finished'),
   kStart: Symbol('start'),

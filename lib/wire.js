@@ -19,7 +19,10 @@ const OP_DATA = 2;
 const OP_DEMAND = 3;
 const OP_ABORT = 4;
 const OP_CLOSE = 5;
+const OP_KEEP_ALIVE = 6;
 const HEAD_END = 1;
+const HEAD_KEEP_ALIVE = 2;
+const HEAD_KEEP_ALIVE_TIMEOUT = 4;
 const DATA_END = 1;
 const DATA_WANT_DRAIN = 2;
 const DATA_EXTERNAL = 4;
@@ -63,6 +66,9 @@ class OpWriter {
     this.buf = Buffer.allocUnsafe(64 * 1024);
     this.pos = 0;
     this.chunks = [];
+    // The Keep-Alive value the native side holds (OP_KEEP_ALIVE), or null
+    // for a native server that has none yet.
+    this.keepAliveSent = null;
   }
 
   get empty() {
@@ -145,14 +151,22 @@ class OpWriter {
   }
 
   // `headers` is a flat array [name, value, name, value, ...] of strings.
-  head(id, status, end, reason, headers) {
+  // `keepAlive`: HEAD_KEEP_ALIVE (the core adds `Connection: keep-alive`),
+  // with HEAD_KEEP_ALIVE_TIMEOUT (and `Keep-Alive: <keepAliveValue>`).
+  head(id, status, end, reason, headers, keepAlive = 0, keepAliveValue = null) {
+    if ((keepAlive & HEAD_KEEP_ALIVE_TIMEOUT) !== 0 && keepAliveValue !== this.keepAliveSent) {
+      this.reserve(5 + keepAliveValue.length);
+      this.u8(OP_KEEP_ALIVE);
+      this.latin1(keepAliveValue, true);
+      this.keepAliveSent = keepAliveValue;
+    }
     let size = 12 + (reason ? reason.length : 0);
     for (let i = 0; i < headers.length; i++) size += headers[i].length + 4;
     this.reserve(size);
     this.u8(OP_HEAD);
     this.u32(id);
     this.u16(status);
-    this.u8(end ? HEAD_END : 0);
+    this.u8((end ? HEAD_END : 0) | keepAlive);
     this.latin1(reason || '', false);
     this.u16(headers.length >>> 1);
     for (let i = 0; i < headers.length; i += 2) {
@@ -224,5 +238,7 @@ module.exports = {
   OP_DEMAND,
   OP_ABORT,
   OP_CLOSE,
+  HEAD_KEEP_ALIVE,
+  HEAD_KEEP_ALIVE_TIMEOUT,
   OpWriter,
 };

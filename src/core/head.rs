@@ -15,6 +15,9 @@ pub struct Head {
     pub reason: Option<Bytes>,
     /// Header names and values.
     pub headers: Vec<(HeaderName, Bytes)>,
+    /// Node's keep-alive headers, added after `headers` on HTTP/1.1:
+    /// `connection: keep-alive`, then `keep-alive: <value>` when it has one.
+    pub keep_alive: Option<Option<HeaderValue>>,
 }
 
 /// The response hyper writes for `head` with `body`. `h2`: the connection
@@ -24,7 +27,19 @@ pub fn response<B>(head: Head, body: B, h2: bool, length: Option<usize>) -> Resp
     let mut res = Response::new(body);
     *res.status_mut() =
         StatusCode::from_u16(head.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    fill_headers(res.headers_mut(), head.headers, h2, length);
+    let extra = match &head.keep_alive {
+        Some(Some(_)) => 2,
+        Some(None) => 1,
+        None => 0,
+    };
+    fill_headers(res.headers_mut(), head.headers, h2, length, extra);
+    if let (false, Some(value)) = (h2, head.keep_alive) {
+        let map = res.headers_mut();
+        map.append(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        if let Some(value) = value {
+            map.append(HeaderName::from_static("keep-alive"), value);
+        }
+    }
     if let (false, Some(reason)) = (h2, head.reason) {
         if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(&reason[..]) {
             res.extensions_mut().insert(reason);
@@ -50,6 +65,7 @@ pub fn request_timeout() -> Head {
         status: 408,
         reason: None,
         headers: vec![(header::CONNECTION, Bytes::from_static(b"close"))],
+        keep_alive: None,
     }
 }
 
@@ -90,10 +106,12 @@ fn fill_headers(
     headers: Vec<(HeaderName, Bytes)>,
     h2: bool,
     length: Option<usize>,
+    extra: usize,
 ) {
     // hyper then looks Content-Length up with `entry()`, which grows a full
-    // map even when the name is there: leave it a free slot.
-    map.reserve(headers.len() + if length.is_some() { 2 } else { 0 });
+    // map even when the name is there: leave it a free slot. `extra`: the
+    // headers the caller adds after these.
+    map.reserve(headers.len() + extra + if length.is_some() { 2 } else { 0 });
     for (name, value) in headers {
         // lib/ validated values with Node's rules; anything that still
         // fails here is skipped rather than sent broken.
@@ -140,7 +158,7 @@ mod tests {
                 })
                 .collect();
             let mut map = HeaderMap::new();
-            fill_headers(&mut map, headers, true, Some(11));
+            fill_headers(&mut map, headers, true, Some(11), 0);
             let cap = map.capacity();
             // What hyper's HTTP/2 server does with a whole body.
             map.entry(header::CONTENT_LENGTH)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Request;
+use http::{HeaderValue, Request};
 use http_body::Body;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
@@ -47,6 +47,8 @@ pub struct Hub {
     closing: Cell<bool>,
     /// Paces the HTTP/2 `requestTimeout` sweep.
     sweeper: Sweeper,
+    /// The `Keep-Alive` value JS last sent (OP_KEEP_ALIVE).
+    keep_alive: RefCell<Option<HeaderValue>>,
 }
 
 /// What became of an exchange whose `requestTimeout` ran out.
@@ -92,6 +94,7 @@ impl Hub {
             request_timeout: Cell::new(None),
             closing: Cell::new(false),
             sweeper: Sweeper::default(),
+            keep_alive: RefCell::new(None),
         })
     }
 
@@ -239,6 +242,8 @@ impl Hub {
                     reason,
                     headers,
                     end,
+                    keep_alive,
+                    keep_alive_timeout,
                 } => {
                     // `res.end(data)` before the head went out: the next op
                     // completes the body, so send it whole with a length.
@@ -254,10 +259,16 @@ impl Hub {
                         _ if end => Some(Bytes::new()),
                         _ => None,
                     };
+                    let keep_alive = keep_alive.then(|| {
+                        keep_alive_timeout
+                            .then(|| self.keep_alive.borrow().clone())
+                            .flatten()
+                    });
                     let head = Head {
                         status,
                         reason,
                         headers,
+                        keep_alive,
                     };
                     self.respond(id, head, whole);
                 }
@@ -270,6 +281,9 @@ impl Hub {
                     if let Some(ex) = self.exchanges.borrow().get(&id) {
                         ex.push(chunk, end, want_drain);
                     }
+                }
+                Op::KeepAlive { value } => {
+                    *self.keep_alive.borrow_mut() = HeaderValue::from_maybe_shared(value).ok();
                 }
                 Op::Demand { id } => self.demand(id),
                 Op::Abort { id } => self.abort(id, false),
@@ -447,6 +461,59 @@ mod tests {
             assert_eq!(read_to_eof(&mut client).await, "", "no response");
             conn_closed(&mut rig).await;
             assert!(!rig.untaken().contains(&Ev::Abort(id)), "JS asked for it");
+        })
+        .await;
+    }
+
+    /// Node's keep-alive headers come from the head's flags and the value
+    /// of the last OP_KEEP_ALIVE, after the app's headers; without the
+    /// flags, none are added.
+    #[tokio::test(flavor = "current_thread")]
+    async fn keep_alive_flags_add_nodes_connection_headers() {
+        local(async {
+            let mut rig = Rig::new(Config::default()).await;
+            let mut client = rig.client().await;
+            let head = |id, keep_alive, keep_alive_timeout| Op::Head {
+                id,
+                status: 200,
+                reason: None,
+                headers: vec![(http::header::SERVER, Bytes::from_static(b"t"))],
+                end: true,
+                keep_alive,
+                keep_alive_timeout,
+            };
+            let mut seen = Vec::new();
+            for (flags, path) in [
+                ((true, true), "/1"),
+                ((true, false), "/2"),
+                ((false, false), "/3"),
+            ] {
+                let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+                client.write_all(req.as_bytes()).await.unwrap();
+                let id = rig.next_request().await;
+                let mut ops = vec![];
+                if path == "/1" {
+                    ops.push(Op::KeepAlive {
+                        value: Bytes::from_static(b"timeout=5"),
+                    });
+                }
+                ops.push(head(id, flags.0, flags.1));
+                rig.hub.apply(ops);
+                seen.push(read_until(&mut client, "\r\n\r\n").await);
+            }
+            assert!(
+                seen[0]
+                    .contains("server: t\r\nconnection: keep-alive\r\nkeep-alive: timeout=5\r\n"),
+                "{}",
+                seen[0]
+            );
+            assert!(
+                seen[1].contains("connection: keep-alive\r\n"),
+                "{}",
+                seen[1]
+            );
+            assert!(!seen[1].contains("keep-alive: timeout"), "{}", seen[1]);
+            assert!(!seen[2].contains("keep-alive"), "{}", seen[2]);
         })
         .await;
     }
@@ -630,6 +697,8 @@ mod tests {
                         (http::header::UPGRADE, Bytes::from_static(b"test")),
                     ],
                     end: false,
+                    keep_alive: false,
+                    keep_alive_timeout: false,
                 },
                 Op::Demand { id },
             ]);

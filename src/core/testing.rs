@@ -186,6 +186,8 @@ impl Rig {
                 reason: None,
                 headers: vec![],
                 end: false,
+                keep_alive: false,
+                keep_alive_timeout: false,
             },
             Op::Data {
                 id,

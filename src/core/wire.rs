@@ -115,8 +115,19 @@ pub const OP_ABORT: u8 = 4;
 /// the kernel at once, so `destroy()` after `write()` delivers it).
 pub const OP_CLOSE: u8 = 5;
 
+/// The `Keep-Alive` value for heads with [`HEAD_KEEP_ALIVE_TIMEOUT`], from
+/// now on: `u32 len, value`. JS sends it before the first such head and
+/// whenever the server's settings change it.
+pub const OP_KEEP_ALIVE: u8 = 6;
+
 /// Head flag: the response has no body beyond what follows in this flush.
 pub const HEAD_END: u8 = 1;
+/// Head flag: add `connection: keep-alive` (Node's, on HTTP/1.1). Made by
+/// the core from a static value: sent on nearly every response, it is not
+/// worth encoding and parsing each time.
+pub const HEAD_KEEP_ALIVE: u8 = 2;
+/// Head flag: add `keep-alive:` with the value of the last [`OP_KEEP_ALIVE`].
+pub const HEAD_KEEP_ALIVE_TIMEOUT: u8 = 4;
 /// Data flag: this is the last chunk.
 pub const DATA_END: u8 = 1;
 /// Data flag: send EV_DRAIN once the buffered body has been taken by hyper.
@@ -258,6 +269,15 @@ pub enum Op {
         headers: Vec<(HeaderName, Bytes)>,
         /// No body follows beyond data in this same flush.
         end: bool,
+        /// Add `connection: keep-alive` ([`HEAD_KEEP_ALIVE`]).
+        keep_alive: bool,
+        /// Add `keep-alive: <value>` ([`HEAD_KEEP_ALIVE_TIMEOUT`]).
+        keep_alive_timeout: bool,
+    },
+    /// The `Keep-Alive` value for the heads that follow.
+    KeepAlive {
+        /// The value, as JS made it.
+        value: Bytes,
     },
     /// Send body bytes.
     Data {
@@ -363,6 +383,8 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
                     reason,
                     headers,
                     end: flags & HEAD_END != 0,
+                    keep_alive: flags & HEAD_KEEP_ALIVE != 0,
+                    keep_alive_timeout: flags & HEAD_KEEP_ALIVE_TIMEOUT != 0,
                 }
             }
             OP_DATA => {
@@ -388,6 +410,14 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
             OP_DEMAND => Op::Demand { id: r.u32()? },
             OP_ABORT => Op::Abort { id: r.u32()? },
             OP_CLOSE => Op::Close { id: r.u32()? },
+            OP_KEEP_ALIVE => {
+                let len = r.u32()? as usize;
+                // Its own allocation: a slice would keep this whole flush
+                // alive for as long as the server uses the value.
+                Op::KeepAlive {
+                    value: Bytes::copy_from_slice(r.peek(len)?),
+                }
+            }
             _ => return Err(Error::Wire(at)),
         };
         ops.push(op);
@@ -484,7 +514,9 @@ mod tests {
                         Bytes::from_static(b"text/plain")
                     ),
                 ],
-                end: false
+                end: false,
+                keep_alive: false,
+                keep_alive_timeout: false
             }
         );
         assert_eq!(
@@ -504,6 +536,36 @@ mod tests {
                 end: true,
                 want_drain: false
             }
+        );
+    }
+
+    #[test]
+    fn decodes_keep_alive_value_and_head_flags() {
+        let mut m = vec![OP_KEEP_ALIVE];
+        m.put_u32(9);
+        m.put_bytes(b"timeout=5");
+        m.put_u8(OP_HEAD);
+        m.put_u32(3);
+        m.put_u16(200);
+        m.put_u8(HEAD_END | HEAD_KEEP_ALIVE | HEAD_KEEP_ALIVE_TIMEOUT);
+        m.put_u16(0);
+        m.put_u16(0);
+        assert_eq!(
+            decode_ops(&m, vec![]).unwrap(),
+            vec![
+                Op::KeepAlive {
+                    value: Bytes::from_static(b"timeout=5")
+                },
+                Op::Head {
+                    id: 3,
+                    status: 200,
+                    reason: None,
+                    headers: vec![],
+                    end: true,
+                    keep_alive: true,
+                    keep_alive_timeout: true,
+                }
+            ]
         );
     }
 

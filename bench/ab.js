@@ -93,7 +93,28 @@ function load(proto, port, secs) {
   return { total: Number(/(\d+) requests in/.exec(out)?.[1]), rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]) };
 }
 
+// Other work on a shared machine inflates CPU per request too (caches,
+// preemption): before each round, wait (up to a minute) until the machine
+// has been ~idle for half a second.
+function cpuIdle() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+}
+
+async function waitQuiet() {
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    const a = cpuIdle();
+    await new Promise((r) => setTimeout(r, 500));
+    const b = cpuIdle();
+    if ((b.idle - a.idle) / (b.total - a.total) > 0.9) return true;
+  }
+  return false;
+}
+
 async function measure(target, proto, secs) {
+  const quiet = await waitQuiet();
+  if (!quiet) console.log('(the machine stayed busy: measuring anyway)');
   const port = await freePort();
   const child = await start(target, port);
   try {

@@ -19,6 +19,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::core::config::Config;
 use crate::core::conn_state::{ConnState, TunnelState};
 use crate::core::ending::{finish, Ending};
+use crate::core::gate::gate;
 use crate::core::hub::{Hub, TimedOut};
 use crate::core::io::{bytes_waiting, Socket};
 use crate::core::tracker::{ConnGuard, Gauge, Tracker};
@@ -266,6 +267,20 @@ impl HeadWatch {
     }
 }
 
+/// What woke an HTTP/1.1 connection task, other than hyper and its timers.
+enum H1Event {
+    /// Close every connection now (C9, C10).
+    Force,
+    /// Close idle connections now (C10).
+    Idle,
+    /// The server started closing (C3, C4).
+    Closing,
+    /// An exchange began or ended (while awaiting a head, C3).
+    Changed,
+    /// A request deadline was set: arm its timer.
+    DeadlineSet,
+}
+
 /// Sleeps until `at`; never resolves when there is no `at`. For a
 /// `select!` branch whose timer may not be armed.
 async fn sleep_until_some(at: Option<Instant>) {
@@ -314,35 +329,48 @@ async fn drive_h1(
                     _ => H1End::Closed(Ending::Clean),
                 };
             }
-            _ = signals.force.changed() => {
-                let busy = !state.is_idle();
-                shared.hub.abort_all(state);
-                return H1End::Closed(if busy { Ending::Reset } else { Ending::Clean });
-            }
-            _ = signals.idle.changed(), if !draining => {
-                if state.is_idle() && !state.activity().head_started() && !bytes_waiting(stream) {
-                    return H1End::Closed(Ending::Clean);
+            // The rare events, behind one gate: polled only when one of
+            // them woke the task, not at every wake hyper causes.
+            event = gate(async {
+                tokio::select! {
+                    biased;
+                    _ = signals.force.changed() => H1Event::Force,
+                    _ = signals.idle.changed(), if !draining => H1Event::Idle,
+                    _ = signals.closing.wait_for(|c| *c), if serving => H1Event::Closing,
+                    _ = state.changed(), if phase == H1Phase::AwaitingHead => H1Event::Changed,
+                    // Arm the request timer below when a deadline was set.
+                    _ = state.deadline_set() => H1Event::DeadlineSet,
                 }
-            }
-            _ = signals.closing.wait_for(|c| *c), if serving => {
-                if state.is_idle() && (state.activity().head_started() || bytes_waiting(stream)) {
-                    phase = H1Phase::AwaitingHead;
-                } else {
-                    phase = H1Phase::Draining { close_at: None };
-                    conn.as_mut().graceful_shutdown();
+            }) => match event {
+                H1Event::Force => {
+                    let busy = !state.is_idle();
+                    shared.hub.abort_all(state);
+                    return H1End::Closed(if busy { Ending::Reset } else { Ending::Clean });
                 }
-            }
-            _ = state.changed(), if phase == H1Phase::AwaitingHead => {
-                if !state.is_idle() {
-                    phase = H1Phase::Draining { close_at: None };
-                    conn.as_mut().graceful_shutdown();
+                H1Event::Idle => {
+                    if state.is_idle() && !state.activity().head_started() && !bytes_waiting(stream) {
+                        return H1End::Closed(Ending::Clean);
+                    }
                 }
-            }
+                H1Event::Closing => {
+                    if state.is_idle() && (state.activity().head_started() || bytes_waiting(stream)) {
+                        phase = H1Phase::AwaitingHead;
+                    } else {
+                        phase = H1Phase::Draining { close_at: None };
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+                H1Event::Changed => {
+                    if !state.is_idle() {
+                        phase = H1Phase::Draining { close_at: None };
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+                H1Event::DeadlineSet => {}
+            },
             _ = sleep_until_some(close_at) => {
                 return H1End::Closed(Ending::Clean);
             }
-            // Arm the request timer below when a deadline was set.
-            _ = state.deadline_set() => {}
             _ = sleep_until_some(request_deadline.map(|d| d.0)) => {
                 state.clear_request_deadline();
                 let Some((_, id)) = request_deadline else { continue };

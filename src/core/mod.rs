@@ -16,7 +16,7 @@
 //! exchange        one exchange's stages (response) and request-body state
 //! reply tunnel reader head deadlines ids body conn_state
 //!                 the pieces the hub and exchanges are made of
-//! outgoing credit io ending tracker dispatch pool wire config error
+//! outgoing credit io ending tracker dispatch pool wire config error gate
 //!                 leaves: queues, credit, the socket, the mailboxes, formats
 //! ```
 
@@ -30,6 +30,7 @@ pub mod dispatch;
 pub mod ending;
 pub mod error;
 pub mod exchange;
+pub mod gate;
 pub mod head;
 pub mod hub;
 pub mod ids;

@@ -433,6 +433,10 @@ async function main() {
       const r = runs[ours].map((x, k) => x.rps / runs[anchor][k].rps);
       results.scenarios[sc.name][`vs_${anchor}`] = r;
       console.log(`lastcall/${anchor} req/s per repetition: ${r.map((x) => x.toFixed(2)).join(', ')} (median ${fmt(median(r), 2)})`);
+      // CPU per request is the steadier comparison on a shared machine.
+      const cpu = (impl) => median(runs[impl].map((x) => x.cpuUsPerReq));
+      results.scenarios[sc.name][`cpuVs_${anchor}`] = cpu(ours) / cpu(anchor);
+      console.log(`lastcall CPU per request / ${anchor}: ${fmt(cpu(ours), 1)} / ${fmt(cpu(anchor), 1)} µs = ${fmt(cpu(ours) / cpu(anchor), 2)}×`);
     }
     console.log('');
   }

@@ -4,9 +4,11 @@ const http = require('node:http');
 const { STATUS_CODES } = http;
 const { codes } = require('./errors');
 const {
-  kTransport, kId, kRequest, kHeadState, kHeadHeaders, kHeadImplicit, kExplicitHead, kCallbacks, kFinished,
+  kTransport, kId, kRequest, kHeadState, kHeadHeaders, kHeadImplicit, kExplicitHead, kHeadKeepAlive, kCallbacks,
+  kFinished,
 } = require('./symbols');
 const { kOutHeaders, kNeedDrain, kCorked, kWritableFinished } = require('./nodeshape');
+const { HEAD_KEEP_ALIVE, HEAD_KEEP_ALIVE_TIMEOUT } = require('./wire');
 
 const HIGH_WATER_MARK = 16 * 1024;
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
@@ -89,6 +91,7 @@ function ServerResponse(transport, req, id, socket) {
   this[kHeadHeaders] = null;
   this[kHeadImplicit] = false;
   this[kExplicitHead] = false;
+  this[kHeadKeepAlive] = 0;
   this[kCallbacks] = null;
   this[kFinished] = false;
 }
@@ -210,12 +213,14 @@ function writeHead(statusCode, reason, obj) {
   if (noBodyStatus(statusCode)) this._hasBody = false;
   noteFraming(this, flat);
   this[kExplicitHead] = !this[kHeadImplicit];
-  if (this[kRequest].httpVersionMajor === 1) connectionHeaders(this, flat);
+  const keepAlive = this[kRequest].httpVersionMajor === 1 ? connectionHeaders(this, flat) : 0;
   let header = this.statusMessage === STATUS_CODES[statusCode]
     ? statusLine(statusCode) : `HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`;
   for (let i = 0; i < flat.length; i += 2) header += flat[i] + ': ' + flat[i + 1] + '\r\n';
+  if (keepAlive !== 0) header += lastKeepAlive.lines[keepAlive];
   this._header = header + '\r\n';
   this[kHeadHeaders] = flat;
+  this[kHeadKeepAlive] = keepAlive;
   this[kHeadState] = HEAD_STORED;
   return this;
 }
@@ -298,34 +303,43 @@ function noteFraming(res, flat) {
 // maxRequestsPerSocket allows. Left out when the app set Connection, and
 // when the connection is closing anyway: hyper then says `close` itself
 // (DESIGN C4), and two answers would contradict each other.
+// `close` is pushed to `flat`; keep-alive is returned as head flags
+// (HEAD_KEEP_ALIVE, HEAD_KEEP_ALIVE_TIMEOUT) and the core adds both headers
+// from values it holds: sent on every response, they are not worth
+// encoding and parsing each time (bench/micro-head.js: ~150 ns).
 function connectionHeaders(res, flat) {
-  if (res._removedConnection) return;
+  if (res._removedConnection) return 0;
   let keepAliveSet = false;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i];
-    if (name.length === 10 && name.toLowerCase() === 'connection') return;
+    if (name.length === 10 && name.toLowerCase() === 'connection') return 0;
     if (name.length === 10 && name.toLowerCase() === 'keep-alive') keepAliveSet = true;
   }
   const req = res[kRequest];
   const server = res[kTransport].server;
-  if (req.httpVersionMinor !== 1 || !res.shouldKeepAlive || server.closing) return;
+  if (req.httpVersionMinor !== 1 || !res.shouldKeepAlive || server.closing) return 0;
   if (res.maxRequestsOnConnectionReached) {
     flat.push('Connection', 'close');
-    return;
+    return 0;
   }
-  if (!staysOpen(req.rawHeaders)) return;
-  flat.push('Connection', 'keep-alive');
+  if (!staysOpen(req.rawHeaders)) return 0;
   const timeout = server.keepAliveTimeout;
-  if (timeout > 0 && !keepAliveSet) flat.push('Keep-Alive', keepAliveValue(timeout, server.maxRequestsPerSocket));
+  // Made again only when the server's settings change.
+  keepAliveValue(timeout, server.maxRequestsPerSocket);
+  return timeout > 0 && !keepAliveSet ? HEAD_KEEP_ALIVE | HEAD_KEEP_ALIVE_TIMEOUT : HEAD_KEEP_ALIVE;
 }
 
-// The Keep-Alive value, made again only when the server's settings change.
-let lastKeepAlive = { timeout: -1, max: -1, value: '' };
+// The Keep-Alive value, and the lines `_header` shows for each flag set,
+// made again only when the server's settings change.
+let lastKeepAlive = { timeout: -1, max: -1, value: '', lines: [] };
 function keepAliveValue(timeout, max) {
   const last = lastKeepAlive;
   if (last.timeout === timeout && last.max === max) return last.value;
   const value = `timeout=${Math.floor(timeout / 1000)}${max > 0 ? `, max=${max}` : ''}`;
-  lastKeepAlive = { timeout, max, value };
+  const lines = [];
+  lines[HEAD_KEEP_ALIVE] = 'Connection: keep-alive\r\n';
+  lines[HEAD_KEEP_ALIVE | HEAD_KEEP_ALIVE_TIMEOUT] = `Connection: keep-alive\r\nKeep-Alive: ${value}\r\n`;
+  lastKeepAlive = { timeout, max, value, lines };
   return value;
 }
 
@@ -348,7 +362,8 @@ function writeHeadOp(res, end) {
   countWritten(res, res._header.length);
   const code = res.statusCode;
   const reason = res.statusMessage !== STATUS_CODES[code] ? res.statusMessage : undefined;
-  res[kTransport].ops().head(res[kId], code, end || !res._hasBody, reason, res[kHeadHeaders]);
+  const keepAlive = res[kHeadKeepAlive];
+  res[kTransport].ops().head(res[kId], code, end || !res._hasBody, reason, res[kHeadHeaders], keepAlive, keepAlive === 0 ? null : lastKeepAlive.value);
 }
 
 // Decides the head implicitly, as the first write() or end() does in Node:

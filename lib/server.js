@@ -248,6 +248,7 @@ function bind(server, host, port, backlog, quietFailure) {
     return true;
   }
   transport.native = native;
+  transport.writer.keepAliveSent = null;
   if (!server[kRef]) native.setRef(false);
   server[kState] = LISTENING;
   server[kCloseEmitted] = false;

@@ -15,6 +15,7 @@ module.exports = {
   kHeadHeaders: Symbol('headHeaders'),
   kHeadImplicit: Symbol('headImplicit'),
   kExplicitHead: Symbol('explicitHead'),
+  kHeadKeepAlive: Symbol('headKeepAlive'),
   kCallbacks: Symbol('callbacks'),
   kFinished: Symbol('finished'),
   kStart: Symbol('start'),

@@ -28,10 +28,38 @@ const OP_DEMAND = 3;
 const OP_ABORT = 4;
 const OP_CLOSE = 5;
 const OP_TRAILERS = 6;
+const OP_KEEP_ALIVE = 7;
 const HEAD_END = 1;
+const HEAD_KEEP_ALIVE = 2;
+const HEAD_KEEP_ALIVE_TIMEOUT = 4;
 const DATA_END = 1;
 const DATA_WANT_DRAIN = 2;
 const DATA_EXTERNAL = 4;
+
+// Response header names that travel as an index (NAME_INDEXED | i) instead
+// of text: src/core/wire.rs KNOWN_NAMES, same names, same order (a test there
+// compares them). Append only.
+const NAME_INDEXED = 0x8000;
+const KNOWN_NAMES = [
+  'content-type', 'content-length', 'connection', 'keep-alive', 'date',
+  'cache-control', 'etag', 'last-modified', 'location', 'set-cookie',
+  'server', 'vary', 'x-powered-by', 'transfer-encoding', 'content-encoding',
+  'access-control-allow-origin', 'accept-ranges', 'expires', 'pragma',
+  'x-content-type-options', 'strict-transport-security', 'content-disposition',
+  'content-security-policy', 'upgrade', 'sec-websocket-accept',
+  'x-frame-options', 'referrer-policy', 'content-language', 'retry-after',
+  'www-authenticate', 'link', 'age',
+];
+// Looked up by the name as the app spelled it: lower case, Title-Case and
+// the usual exceptions. Other spellings go as text, which is as correct.
+const KNOWN_INDEX = new Map();
+KNOWN_NAMES.forEach((name, i) => {
+  const title = name.replace(/(^|-)([a-z])/g, (m, dash, c) => dash + c.toUpperCase());
+  for (const spelling of [name, title]) KNOWN_INDEX.set(spelling, NAME_INDEXED | i);
+});
+for (const [spelling, name] of [['ETag', 'etag'], ['WWW-Authenticate', 'www-authenticate']]) {
+  KNOWN_INDEX.set(spelling, NAME_INDEXED | KNOWN_NAMES.indexOf(name));
+}
 
 // Chunks at least this large travel as their own Buffer instead of being
 // copied into the op buffer: the native side copies them exactly once.
@@ -55,6 +83,9 @@ class OpWriter {
     this.buf = Buffer.allocUnsafe(64 * 1024);
     this.pos = 0;
     this.chunks = [];
+    // The Keep-Alive value the native side holds (OP_KEEP_ALIVE), or null
+    // for a native server that has none yet.
+    this.keepAliveSent = null;
   }
 
   get empty() {
@@ -137,14 +168,30 @@ class OpWriter {
   }
 
   // `headers` is a flat array [name, value, name, value, ...] of strings.
-  head(id, status, end, reason, headers) {
-    this.reserve(10 + (reason ? reason.length : 0) + listSize(headers));
+  // `keepAlive`: HEAD_KEEP_ALIVE (the core adds `Connection: keep-alive`),
+  // with HEAD_KEEP_ALIVE_TIMEOUT (and `Keep-Alive: <keepAliveValue>`).
+  head(id, status, end, reason, headers, keepAlive = 0, keepAliveValue = null) {
+    if ((keepAlive & HEAD_KEEP_ALIVE_TIMEOUT) !== 0 && keepAliveValue !== this.keepAliveSent) {
+      this.reserve(5 + keepAliveValue.length);
+      this.u8(OP_KEEP_ALIVE);
+      this.latin1(keepAliveValue, true);
+      this.keepAliveSent = keepAliveValue;
+    }
+    let size = 12 + (reason ? reason.length : 0);
+    for (let i = 0; i < headers.length; i++) size += headers[i].length + 4;
+    this.reserve(size);
     this.u8(OP_HEAD);
     this.u32(id);
     this.u16(status);
-    this.u8(end ? HEAD_END : 0);
+    this.u8((end ? HEAD_END : 0) | keepAlive);
     this.latin1(reason || '', false);
-    this.headerList(headers);
+    this.u16(headers.length >>> 1);
+    for (let i = 0; i < headers.length; i += 2) {
+      const known = KNOWN_INDEX.get(headers[i]);
+      if (known === undefined) this.latin1(headers[i], false);
+      else this.u16(known);
+      this.latin1(headers[i + 1], true);
+    }
   }
 
   // `chunk` is a string (with `encoding`) or a Uint8Array. Returns its byte length.
@@ -239,5 +286,7 @@ module.exports = {
   OP_DEMAND,
   OP_ABORT,
   OP_CLOSE,
+  HEAD_KEEP_ALIVE,
+  HEAD_KEEP_ALIVE_TIMEOUT,
   OpWriter,
 };

@@ -31,8 +31,9 @@ const tls = () => {
 };
 
 let server;
-if (impl === 'lastcall') server = require('../../index.js').createServer(hello);
-else if (impl === 'lastcall-tls') server = require('../../index.js').createSecureServer(tls(), hello);
+// LASTCALL_MODULE: another copy of the package (bench/ab.js compares builds).
+if (impl === 'lastcall') server = require(process.env.LASTCALL_MODULE || '../../index.js').createServer(hello);
+else if (impl === 'lastcall-tls') server = require(process.env.LASTCALL_MODULE || '../../index.js').createSecureServer(tls(), hello);
 else if (impl === 'node-https') server = require('node:https').createServer(tls(), hello);
 else if (impl === 'node2-tls') server = require('node:http2').createSecureServer({ ...tls(), allowHTTP1: true }, hello);
 else if (impl === 'node') server = require('node:http').createServer(hello);

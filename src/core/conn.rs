@@ -20,6 +20,7 @@ use crate::core::config::Config;
 use crate::core::conn_state::{ConnState, TunnelState};
 use crate::core::ending::{finish, Ending};
 use crate::core::flood;
+use crate::core::gate::gate;
 use crate::core::hub::{Hub, TimedOut};
 use crate::core::io::{bytes_waiting, Activity, Socket};
 use crate::core::tls::handshake::Opened;
@@ -55,13 +56,14 @@ pub struct Shared {
 impl Shared {
     /// Builds the protocol builders once per server.
     pub fn new(hub: Rc<Hub>, config: Config, tracker: Arc<Tracker>) -> Self {
+        // No timer for HTTP/1.1: hyper would arm (allocate, register,
+        // cancel) a header-read timer for every request. `headersTimeout`
+        // is kept by the connection task instead (`HeadWatch`).
         let mut h1 = http1::Builder::new();
         // Header names go out in Title-Case, as Node writes its own
         // (Connection, Keep-Alive, Content-Length, Date) and as apps mostly
         // set theirs; hyper cannot send the case an app gave (README).
-        h1.timer(TokioTimer::new())
-            .title_case_headers(true)
-            .header_read_timeout(config.headers_timeout)
+        h1.title_case_headers(true)
             .max_header_size(config.max_header_size)
             .max_headers(2000);
         let mut h2 = http2::Builder::new(LocalExec);
@@ -284,6 +286,67 @@ enum H1Phase {
     },
 }
 
+/// How many looks `headersTimeout` is split into (see [`HeadWatch`]).
+const HEAD_LOOKS: u32 = 4;
+
+/// `headersTimeout` for HTTP/1.1, kept without a timer per request: the
+/// connection task looks every `headersTimeout / HEAD_LOOKS`, and a request
+/// head that is still unfinished at `HEAD_LOOKS + 1` looks in a row (same
+/// head: no exchange began in between) has taken at least `headersTimeout`,
+/// and less than a look more. Node itself checks on an interval
+/// (`connectionsCheckingInterval`), so its cut-off is late by up to that.
+/// hyper's own header-read timer costs an allocation, a clock read and a
+/// timer-wheel insert and removal on every request.
+struct HeadWatch {
+    /// Time between looks.
+    every: Duration,
+    /// When the next look is due.
+    next: Instant,
+    /// The exchange count when the unfinished head was first seen, and how
+    /// many looks in a row saw it.
+    seen: Option<(u64, u32)>,
+}
+
+impl HeadWatch {
+    fn new(limit: Option<Duration>) -> Option<HeadWatch> {
+        let every = limit? / HEAD_LOOKS;
+        Some(HeadWatch {
+            every,
+            next: Instant::now() + every,
+            seen: None,
+        })
+    }
+
+    /// One look; true when the head in progress has run out of time.
+    fn look(&mut self, state: &ConnState) -> bool {
+        let begun = state.begun();
+        // Before the first exchange, the bytes read to tell the protocols
+        // apart are the start of a head.
+        let started = state.is_idle() && (begun == 0 || state.activity().head_started());
+        self.seen = match self.seen {
+            _ if !started => None,
+            Some((b, n)) if b == begun => Some((b, n + 1)),
+            _ => Some((begun, 1)),
+        };
+        self.next += self.every;
+        matches!(self.seen, Some((_, n)) if n > HEAD_LOOKS)
+    }
+}
+
+/// What woke an HTTP/1.1 connection task, other than hyper and its timers.
+enum H1Event {
+    /// Close every connection now (C9, C10).
+    Force,
+    /// Close idle connections now (C10).
+    Idle,
+    /// The server started closing (C3, C4).
+    Closing,
+    /// An exchange began or ended (while awaiting a head, C3).
+    Changed,
+    /// A request deadline was set: arm its timer.
+    DeadlineSet,
+}
+
 /// Sleeps until `at`; never resolves when there is no `at`. For a
 /// `select!` branch whose timer may not be armed.
 async fn sleep_until_some(at: Option<Instant>) {
@@ -307,8 +370,10 @@ async fn drive_h1(
     tokio::pin!(conn);
     let keep_alive = shared.config.keep_alive_timeout;
     let mut idle_deadline = keep_alive.map(|k| Instant::now() + k);
+    let mut heads = HeadWatch::new(shared.config.headers_timeout);
     let mut phase = H1Phase::Serving;
     loop {
+        let head_look = heads.as_ref().map(|w| w.next);
         let request_deadline = state.request_deadline();
         let close_at = match phase {
             H1Phase::Draining { close_at } => close_at,
@@ -341,37 +406,50 @@ async fn drive_h1(
                     _ => H1End::Closed(Ending::Clean),
                 };
             }
-            _ = signals.force.changed() => {
-                // A whole body hyper took counts as mid-response until it is
-                // written: its exchange ended when hyper took it.
-                let busy = !state.is_idle() || state.activity().write_waiting();
-                shared.hub.abort_all(state);
-                return H1End::Closed(if busy { Ending::Reset } else { Ending::Clean });
-            }
-            _ = signals.idle.changed(), if !draining => {
-                if state.is_idle() && !state.activity().head_started() && !bytes_waiting(stream) {
-                    return H1End::Closed(Ending::Clean);
+            // The rare events, behind one gate: polled only when one of
+            // them woke the task, not at every wake hyper causes.
+            event = gate(async {
+                tokio::select! {
+                    biased;
+                    _ = signals.force.changed() => H1Event::Force,
+                    _ = signals.idle.changed(), if !draining => H1Event::Idle,
+                    _ = signals.closing.wait_for(|c| *c), if serving => H1Event::Closing,
+                    _ = state.changed(), if phase == H1Phase::AwaitingHead => H1Event::Changed,
+                    // Arm the request timer below when a deadline was set.
+                    _ = state.deadline_set() => H1Event::DeadlineSet,
                 }
-            }
-            _ = signals.closing.wait_for(|c| *c), if serving => {
-                if state.is_idle() && (state.activity().head_started() || bytes_waiting(stream)) {
-                    phase = H1Phase::AwaitingHead;
-                } else {
-                    phase = H1Phase::Draining { close_at: None };
-                    conn.as_mut().graceful_shutdown();
+            }) => match event {
+                H1Event::Force => {
+                    // A whole body hyper took counts as mid-response until
+                    // it is written: its exchange ended when hyper took it.
+                    let busy = !state.is_idle() || state.activity().write_waiting();
+                    shared.hub.abort_all(state);
+                    return H1End::Closed(if busy { Ending::Reset } else { Ending::Clean });
                 }
-            }
-            _ = state.changed(), if phase == H1Phase::AwaitingHead => {
-                if !state.is_idle() {
-                    phase = H1Phase::Draining { close_at: None };
-                    conn.as_mut().graceful_shutdown();
+                H1Event::Idle => {
+                    if state.is_idle() && !state.activity().head_started() && !bytes_waiting(stream) {
+                        return H1End::Closed(Ending::Clean);
+                    }
                 }
-            }
+                H1Event::Closing => {
+                    if state.is_idle() && (state.activity().head_started() || bytes_waiting(stream)) {
+                        phase = H1Phase::AwaitingHead;
+                    } else {
+                        phase = H1Phase::Draining { close_at: None };
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+                H1Event::Changed => {
+                    if !state.is_idle() {
+                        phase = H1Phase::Draining { close_at: None };
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+                H1Event::DeadlineSet => {}
+            },
             _ = sleep_until_some(close_at) => {
                 return H1End::Closed(Ending::Clean);
             }
-            // Arm the request timer below when a deadline was set.
-            _ = state.deadline_set() => {}
             _ = sleep_until_some(request_deadline.map(|d| d.0)) => {
                 state.clear_request_deadline();
                 let Some((_, id)) = request_deadline else { continue };
@@ -386,9 +464,26 @@ async fn drive_h1(
                     TimedOut::Cut => return H1End::Closed(Ending::Reset),
                 }
             }
-            _ = sleep_until_some(idle_deadline.filter(|_| serving)) => {
-                let Some(k) = keep_alive else { continue };
+            // One timer for the keep-alive and `headersTimeout` looks: each
+            // armed timer is polled at every wake of this task.
+            _ = sleep_until_some(earliest(idle_deadline.filter(|_| serving), head_look)) => {
                 let now = Instant::now();
+                // `headersTimeout`, in every phase (C7). Node answers 408
+                // (unless a response is on its way, which the answer would
+                // corrupt): a few bytes into an empty socket buffer, a try,
+                // never a wait; JS hears 'clientError'.
+                if let Some(w) = heads.as_mut().filter(|w| w.next <= now) {
+                    if w.look(state) {
+                        if state.is_idle() {
+                            let _ = stream.try_write(REQUEST_TIMEOUT);
+                        }
+                        shared.hub.client_error(state.id, wire::CLIENT_ERROR_TIMEOUT);
+                        return H1End::Closed(Ending::Rejected);
+                    }
+                }
+                let (Some(k), true) = (keep_alive, serving && idle_deadline.is_some_and(|d| d <= now)) else {
+                    continue;
+                };
                 let activity = state.activity();
                 let due = activity.last() + k;
                 if !state.is_idle() || activity.head_started() {
@@ -405,6 +500,14 @@ async fn drive_h1(
                 }
             }
         }
+    }
+}
+
+/// The earlier of two optional instants.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -525,8 +628,51 @@ async fn drive_h2(
 #[cfg(test)]
 mod tests {
     use crate::core::config::Config;
-    use crate::core::testing::{local, read_until, Rig};
+    use crate::core::testing::{local, read_to_eof, read_until, Rig};
     use std::time::Duration;
+
+    /// `headersTimeout` is kept by the connection task, not by a hyper
+    /// timer armed per request (measured: ~0.2 µs per request). A head left
+    /// unfinished is cut off after the limit and within a look more, on a
+    /// new connection and after a first exchange alike; a finished request
+    /// never reaches the limit, however long the connection stays.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_unfinished_head_is_cut_off_after_headers_timeout() {
+        local(async {
+            let limit = Duration::from_millis(200);
+            let config = Config {
+                headers_timeout: Some(limit),
+                keep_alive_timeout: Some(Duration::from_secs(30)),
+                ..Config::default()
+            };
+            let mut rig = Rig::new(config).await;
+            for served_first in [false, true] {
+                let (mut client, task) = rig.connect().await;
+                tokio::task::spawn_local(task);
+                if served_first {
+                    client
+                        .try_write(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .unwrap();
+                    let id = rig.next_request().await;
+                    rig.respond(id, b"one");
+                    read_until(&mut client, "one").await;
+                    // Idle for longer than the limit: not a head.
+                    tokio::time::sleep(limit * 2).await;
+                }
+                let t0 = tokio::time::Instant::now();
+                client.try_write(b"GET /2 HTTP/1.1\r\nHost").unwrap();
+                let rest = read_to_eof(&mut client).await;
+                let after = t0.elapsed();
+                // Answered 408, as Node does, then closed.
+                assert!(rest.starts_with("HTTP/1.1 408 "), "{rest}");
+                assert!(
+                    after >= limit && after < limit * 10,
+                    "cut off after {after:?} (served first: {served_first})"
+                );
+            }
+        })
+        .await;
+    }
 
     /// DESIGN C3: a request that sits in the kernel buffer of an idle
     /// keep-alive connection when closing starts is served, not dropped.

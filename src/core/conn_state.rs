@@ -35,6 +35,8 @@ pub struct ConnState {
     tracker: Arc<Tracker>,
     /// Exchanges whose response is still open.
     open: RefCell<Vec<u32>>,
+    /// How many exchanges have begun on this connection.
+    begun: Cell<u64>,
     /// What the socket wrapper records as bytes arrive.
     activity: Arc<Activity>,
     /// Once set, new HTTP/2 streams are refused (a closing session whose
@@ -75,6 +77,7 @@ impl ConnState {
             h2,
             tracker,
             open: RefCell::new(Vec::new()),
+            begun: Cell::new(0),
             activity,
             refuse_new: Cell::new(false),
             request_deadline: Cell::new(None),
@@ -94,6 +97,7 @@ impl ConnState {
             self.tracker.inc(Gauge::H1Busy);
         }
         open.push(id);
+        self.begun.set(self.begun.get() + 1);
         self.activity.exchange_began();
         self.changed.notify_one();
     }
@@ -125,6 +129,13 @@ impl ConnState {
     /// The activity record the socket wrapper updates.
     pub fn activity(&self) -> &Arc<Activity> {
         &self.activity
+    }
+
+    /// How many exchanges have begun on this connection: a request head
+    /// that is still unfinished at two looks with the same count is the same
+    /// head.
+    pub fn begun(&self) -> u64 {
+        self.begun.get()
     }
 
     /// No exchange is open.

@@ -13,15 +13,18 @@ pub struct Head {
     pub status: u16,
     /// Custom reason phrase (HTTP/1.1 only).
     pub reason: Option<Bytes>,
-    /// Header names (as JS gave them) and values.
-    pub headers: Vec<(Bytes, Bytes)>,
+    /// Header names and values.
+    pub headers: Vec<(HeaderName, Bytes)>,
+    /// Node's keep-alive headers, added after `headers` on HTTP/1.1:
+    /// `connection: keep-alive`, then `keep-alive: <value>` when it has one.
+    pub keep_alive: Option<Option<HeaderValue>>,
 }
 
 /// The response hyper writes for `head` with `body`. `h2`: the connection
 /// speaks HTTP/2; `length`: the whole body's length, when it is known and
 /// HTTP/2 needs it written as a header; `closing`: the server is closing, so
-/// an HTTP/1.1 `Connection: keep-alive` from JS (decided before close()) is
-/// dropped and hyper says `close` alone (DESIGN C4), not "keep-alive, close".
+/// the keep-alive headers JS asked for (before close()) are left out, and
+/// hyper says `close` alone (DESIGN C4), not "keep-alive, close".
 pub fn response<B>(
     head: Head,
     body: B,
@@ -32,15 +35,20 @@ pub fn response<B>(
     let mut res = Response::new(body);
     *res.status_mut() =
         StatusCode::from_u16(head.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    fill_headers(res.headers_mut(), head.headers, h2, length);
-    if closing && !h2 {
-        let headers = res.headers_mut();
-        let keeps = headers
-            .get(header::CONNECTION)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"keep-alive"));
-        if keeps {
-            headers.remove(header::CONNECTION);
-            headers.remove("keep-alive");
+    // A closing server's connection closes after this response: no
+    // keep-alive headers then, whatever JS decided before close().
+    let keep_alive = if closing { None } else { head.keep_alive };
+    let extra = match &keep_alive {
+        Some(Some(_)) => 2,
+        Some(None) => 1,
+        None => 0,
+    };
+    fill_headers(res.headers_mut(), head.headers, h2, length, extra);
+    if let (false, Some(value)) = (h2, keep_alive) {
+        let map = res.headers_mut();
+        map.append(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        if let Some(value) = value {
+            map.append(HeaderName::from_static("keep-alive"), value);
         }
     }
     if let (false, Some(reason)) = (h2, head.reason) {
@@ -69,10 +77,8 @@ pub fn bad_request() -> Head {
     Head {
         status: 400,
         reason: None,
-        headers: vec![(
-            Bytes::from_static(b"connection"),
-            Bytes::from_static(b"close"),
-        )],
+        headers: vec![(header::CONNECTION, Bytes::from_static(b"close"))],
+        keep_alive: None,
     }
 }
 
@@ -82,10 +88,8 @@ pub fn request_timeout() -> Head {
     Head {
         status: 408,
         reason: None,
-        headers: vec![(
-            Bytes::from_static(b"connection"),
-            Bytes::from_static(b"close"),
-        )],
+        headers: vec![(header::CONNECTION, Bytes::from_static(b"close"))],
+        keep_alive: None,
     }
 }
 
@@ -123,20 +127,19 @@ fn content_length(len: usize) -> HeaderValue {
 /// of a whole HTTP/2 body if JS set none.
 fn fill_headers(
     map: &mut HeaderMap,
-    headers: Vec<(Bytes, Bytes)>,
+    headers: Vec<(HeaderName, Bytes)>,
     h2: bool,
     length: Option<usize>,
+    extra: usize,
 ) {
     // hyper then looks Content-Length up with `entry()`, which grows a full
-    // map even when the name is there: leave it a free slot.
-    map.reserve(headers.len() + if length.is_some() { 2 } else { 0 });
+    // map even when the name is there: leave it a free slot. `extra`: the
+    // headers the caller adds after these.
+    map.reserve(headers.len() + extra + if length.is_some() { 2 } else { 0 });
     for (name, value) in headers {
-        // lib/ validated names and values with Node's rules; anything that
-        // still fails here is skipped rather than sent broken.
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(&name),
-            HeaderValue::from_maybe_shared(value),
-        ) else {
+        // lib/ validated values with Node's rules; anything that still
+        // fails here is skipped rather than sent broken.
+        let Ok(value) = HeaderValue::from_maybe_shared(value) else {
             continue;
         };
         if h2 && h2_forbidden(&name) {
@@ -181,16 +184,21 @@ fn h2_forbidden(name: &HeaderName) -> bool {
 mod tests {
     use super::{content_length, fill_headers};
     use bytes::Bytes;
-    use http::{header, HeaderMap};
+    use http::{header, HeaderMap, HeaderName};
 
     #[test]
     fn hyper_finds_the_content_length_without_growing_the_map() {
         for n in 0..40 {
             let headers = (0..n)
-                .map(|i| (Bytes::from(format!("x-h{i}")), Bytes::from_static(b"v")))
+                .map(|i| {
+                    (
+                        HeaderName::from_bytes(format!("x-h{i}").as_bytes()).unwrap(),
+                        Bytes::from_static(b"v"),
+                    )
+                })
                 .collect();
             let mut map = HeaderMap::new();
-            fill_headers(&mut map, headers, true, Some(11));
+            fill_headers(&mut map, headers, true, Some(11), 0);
             let cap = map.capacity();
             // What hyper's HTTP/2 server does with a whole body.
             map.entry(header::CONTENT_LENGTH)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Request;
+use http::{HeaderValue, Request};
 use http_body::Body;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
@@ -54,6 +54,8 @@ pub struct Hub {
     session_memory: Cell<usize>,
     /// HTTP/2 streams waiting for their session's budget (budget.rs).
     parked: ParkingLot<HubResponse>,
+    /// The `Keep-Alive` value JS last sent (OP_KEEP_ALIVE).
+    keep_alive: RefCell<Option<HeaderValue>>,
 }
 
 /// What became of an exchange whose `requestTimeout` ran out.
@@ -106,6 +108,7 @@ impl Hub {
             sweeper: Sweeper::default(),
             session_memory: Cell::new(budget::DEFAULT_LIMIT),
             parked: ParkingLot::default(),
+            keep_alive: RefCell::new(None),
         })
     }
 
@@ -365,6 +368,8 @@ impl Hub {
                     reason,
                     headers,
                     end,
+                    keep_alive,
+                    keep_alive_timeout,
                 } => {
                     // `res.end(data)` before the head went out: the next op
                     // completes the body, so send it whole with a length.
@@ -380,10 +385,16 @@ impl Hub {
                         _ if end => Some(Bytes::new()),
                         _ => None,
                     };
+                    let keep_alive = keep_alive.then(|| {
+                        keep_alive_timeout
+                            .then(|| self.keep_alive.borrow().clone())
+                            .flatten()
+                    });
                     let head = Head {
                         status,
                         reason,
                         headers,
+                        keep_alive,
                     };
                     self.respond(id, head, whole);
                 }
@@ -401,6 +412,9 @@ impl Hub {
                         };
                         ex.push(chunk, end, want_drain);
                     }
+                }
+                Op::KeepAlive { value } => {
+                    *self.keep_alive.borrow_mut() = HeaderValue::from_maybe_shared(value).ok();
                 }
                 Op::Demand { id } => self.demand(id),
                 Op::Abort { id } => self.abort(id, false),
@@ -633,6 +647,63 @@ mod tests {
         .await;
     }
 
+    /// Node's keep-alive headers come from the head's flags and the value
+    /// of the last OP_KEEP_ALIVE, after the app's headers; without the
+    /// flags, none are added.
+    #[tokio::test(flavor = "current_thread")]
+    async fn keep_alive_flags_add_nodes_connection_headers() {
+        local(async {
+            let mut rig = Rig::new(Config::default()).await;
+            let mut client = rig.client().await;
+            let head = |id, keep_alive, keep_alive_timeout| Op::Head {
+                id,
+                status: 200,
+                reason: None,
+                headers: vec![(http::header::SERVER, Bytes::from_static(b"t"))],
+                end: true,
+                keep_alive,
+                keep_alive_timeout,
+            };
+            let mut seen = Vec::new();
+            for (flags, path) in [
+                ((true, true), "/1"),
+                ((true, false), "/2"),
+                ((false, false), "/3"),
+            ] {
+                let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+                client.write_all(req.as_bytes()).await.unwrap();
+                let id = rig.next_request().await;
+                let mut ops = vec![];
+                if path == "/1" {
+                    ops.push(Op::KeepAlive {
+                        value: Bytes::from_static(b"timeout=5"),
+                    });
+                }
+                ops.push(head(id, flags.0, flags.1));
+                rig.hub.apply(ops);
+                seen.push(
+                    read_until(&mut client, "\r\n\r\n")
+                        .await
+                        .to_ascii_lowercase(),
+                );
+            }
+            assert!(
+                seen[0]
+                    .contains("server: t\r\nconnection: keep-alive\r\nkeep-alive: timeout=5\r\n"),
+                "{}",
+                seen[0]
+            );
+            assert!(
+                seen[1].contains("connection: keep-alive\r\n"),
+                "{}",
+                seen[1]
+            );
+            assert!(!seen[1].contains("keep-alive: timeout"), "{}", seen[1]);
+            assert!(!seen[2].contains("keep-alive"), "{}", seen[2]);
+        })
+        .await;
+    }
+
     /// Whole → Delivered while the body reader runs: the exchange stays
     /// (JS may still read `req`) and the reader's credit is lifted, so the
     /// rest of the body arrives without another demand.
@@ -807,13 +878,12 @@ mod tests {
                     status: 101,
                     reason: None,
                     headers: vec![
-                        (
-                            Bytes::from_static(b"connection"),
-                            Bytes::from_static(b"upgrade"),
-                        ),
-                        (Bytes::from_static(b"upgrade"), Bytes::from_static(b"test")),
+                        (http::header::CONNECTION, Bytes::from_static(b"upgrade")),
+                        (http::header::UPGRADE, Bytes::from_static(b"test")),
                     ],
                     end: false,
+                    keep_alive: false,
+                    keep_alive_timeout: false,
                 },
                 Op::Demand { id },
             ]);

@@ -177,6 +177,16 @@ pub fn bytes_waiting(stream: &TcpStream) -> bool {
     matches!(socket2::SockRef::from(stream).peek(&mut probe), Ok(n) if n > 0)
 }
 
+/// Vectored writes up to this many bytes are copied into one buffer and
+/// sent with one `send` (see [`Socket::poll_write_vectored`]).
+const COALESCE_MAX: usize = 4096;
+
+thread_local! {
+    /// Where small vectored writes are joined: one per I/O thread, reused
+    /// (a per-connection buffer would cost every idle connection).
+    static FLAT: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(COALESCE_MAX));
+}
+
 /// A TCP stream with a replayed prefix.
 pub struct Socket {
     prefix: Bytes,
@@ -409,6 +419,23 @@ impl AsyncWrite for Socket {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         ready!(self.poll_flood(cx, false))?;
+        // A head and a small body (most responses) go out as one buffer:
+        // the kernel's writev path costs more per call than a send of the
+        // same bytes (bench/hyper-hello: 5.64 → 5.39 µs per request with
+        // hyper's writev off, as Deno runs it). Large bodies keep the
+        // vectored write, so they are never copied here.
+        if bufs.len() > 1 {
+            let total: usize = bufs.iter().map(|b| b.len()).sum();
+            if total <= COALESCE_MAX {
+                return FLAT.with_borrow_mut(|flat| {
+                    flat.clear();
+                    for b in bufs {
+                        flat.extend_from_slice(b);
+                    }
+                    self.poll_write(cx, flat)
+                });
+            }
+        }
         loop {
             if self.inner.poll_write_ready(cx)?.is_pending() {
                 self.write_blocked();
@@ -452,6 +479,45 @@ mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
+
+    /// Small vectored writes are joined into one send and large ones stay
+    /// vectored; either way the peer gets every byte, in order, and the
+    /// count written covers the whole of a small write.
+    #[tokio::test(flavor = "current_thread")]
+    async fn vectored_writes_small_and_large_arrive_whole() {
+        use tokio::io::AsyncWriteExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut socket = Socket::new(Bytes::new(), Arc::new(stream), Arc::new(Activity::new()));
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n".to_vec();
+        let small = [io::IoSlice::new(&head), io::IoSlice::new(b"hello")];
+        let n = socket.write_vectored(&small).await.unwrap();
+        assert_eq!(n, head.len() + 5);
+        let big = vec![7u8; COALESCE_MAX];
+        let mut want = head.clone();
+        want.extend_from_slice(b"hello");
+        let mut left = head.len() + big.len();
+        while left > 0 {
+            let done = head.len() + big.len() - left;
+            let (a, b) = if done < head.len() {
+                (&head[done..], &big[..])
+            } else {
+                (&[][..], &big[done - head.len()..])
+            };
+            left -= socket
+                .write_vectored(&[io::IoSlice::new(a), io::IoSlice::new(b)])
+                .await
+                .unwrap();
+        }
+        want.extend_from_slice(&head);
+        want.extend_from_slice(&big);
+        let mut got = vec![0u8; want.len()];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, want);
+    }
 
     /// The bytes read to tell the protocols apart and the rest of the head,
     /// already in the kernel, reach hyper in one read: a head split over two

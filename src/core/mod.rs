@@ -16,7 +16,7 @@
 //! exchange        one exchange's stages (response) and request-body state
 //! reply tunnel reader head deadlines ids body park conn_state
 //!                 the pieces the hub and exchanges are made of
-//! outgoing budget credit io headscan flood lent ending tracker dispatch pool wire config error
+//! outgoing budget credit io headscan flood lent ending tracker dispatch pool wire config error gate
 //!                 leaves: queues, credit, the socket, the mailboxes, formats
 //! ```
 
@@ -32,6 +32,7 @@ pub mod ending;
 pub mod error;
 pub mod exchange;
 pub mod flood;
+pub mod gate;
 pub mod head;
 pub mod headscan;
 pub mod hub;

@@ -34,6 +34,8 @@ pub enum Ev {
     Drain(u32),
     /// EV_CONN_CLOSE.
     ConnClose(u32),
+    /// EV_CLIENT_ERROR: the connection and the kind.
+    ClientError(u32, u8),
 }
 
 fn decode(records: &[u8], chunks: &[Bytes], into: &mut Vec<Option<Ev>>) {
@@ -69,6 +71,11 @@ fn decode(records: &[u8], chunks: &[Bytes], into: &mut Vec<Option<Ev>>) {
             wire::EV_ABORT => Ev::Abort(id),
             wire::EV_DRAIN => Ev::Drain(id),
             wire::EV_CONN_CLOSE => Ev::ConnClose(id),
+            wire::EV_CLIENT_ERROR => {
+                let kind = records[p];
+                p += 1;
+                Ev::ClientError(id, kind)
+            }
             other => panic!("unexpected record {other}"),
         }));
     }
@@ -186,6 +193,8 @@ impl Rig {
                 reason: None,
                 headers: vec![],
                 end: false,
+                keep_alive: false,
+                keep_alive_timeout: false,
             },
             Op::Data {
                 id,

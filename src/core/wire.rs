@@ -6,8 +6,9 @@
 //! in `lib/wire.js`, which must agree with this file byte for byte.
 
 use bytes::Bytes;
-use http::Version;
+use http::{HeaderName, Version};
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use crate::core::error::{Error, Result};
 
@@ -90,8 +91,68 @@ pub const REQ_HAS_BODY: u8 = 1;
 pub const REQ_UPGRADE: u8 = 2;
 
 /// Response head: `u32 id, u16 status, u8 flags, u16 reason_len, reason,
-/// u16 count, (u16 name_len, name, u32 value_len, value)*`.
+/// u16 count, (u16 name_len, name, u32 value_len, value)*`. A `name_len`
+/// with [`NAME_INDEXED`] set carries no name bytes: its low bits index
+/// [`KNOWN_NAMES`].
 pub const OP_HEAD: u8 = 1;
+
+/// Set in a head's `name_len`: the name is `KNOWN_NAMES[name_len & 0x7fff]`.
+/// Names are never that long (`maxHeaderSize`), so no length is lost.
+pub const NAME_INDEXED: u16 = 0x8000;
+
+/// Response header names common enough to travel as an index (lib/wire.js
+/// holds the same list, in the same order; a test compares them). The core
+/// then clones a ready `HeaderName` instead of parsing text, and JS writes
+/// two bytes instead of the name. Append only: the index is the wire format.
+pub const KNOWN_NAMES: [&str; 32] = [
+    "content-type",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "date",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "location",
+    "set-cookie",
+    "server",
+    "vary",
+    "x-powered-by",
+    "transfer-encoding",
+    "content-encoding",
+    "access-control-allow-origin",
+    "accept-ranges",
+    "expires",
+    "pragma",
+    "x-content-type-options",
+    "strict-transport-security",
+    "content-disposition",
+    "content-security-policy",
+    "upgrade",
+    "sec-websocket-accept",
+    "x-frame-options",
+    "referrer-policy",
+    "content-language",
+    "retry-after",
+    "www-authenticate",
+    "link",
+    "age",
+];
+
+/// The `HeaderName` of `KNOWN_NAMES[i]`, made once: cloning one is a copy
+/// of a few words (standard names are an enum, the rest static bytes).
+fn known_name(i: usize) -> Option<HeaderName> {
+    static TABLE: OnceLock<Vec<HeaderName>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            KNOWN_NAMES
+                .iter()
+                .map(|n| HeaderName::from_static(n))
+                .collect()
+        })
+        .get(i)
+        .cloned()
+}
 /// Response body data: `u32 id, u8 flags`, then `u32 index` into the
 /// external chunk list if `DATA_EXTERNAL`, else `u32 len, bytes`.
 pub const OP_DATA: u8 = 2;
@@ -107,8 +168,19 @@ pub const OP_CLOSE: u8 = 5;
 /// `u32 id, u16 count, (u16 name_len, name, u32 value_len, value)*`.
 pub const OP_TRAILERS: u8 = 6;
 
+/// The `Keep-Alive` value for heads with [`HEAD_KEEP_ALIVE_TIMEOUT`], from
+/// now on: `u32 len, value`. JS sends it before the first such head and
+/// whenever the server's settings change it.
+pub const OP_KEEP_ALIVE: u8 = 7;
+
 /// Head flag: the response has no body beyond what follows in this flush.
 pub const HEAD_END: u8 = 1;
+/// Head flag: add `connection: keep-alive` (Node's, on HTTP/1.1). Made by
+/// the core from a static value: sent on nearly every response, it is not
+/// worth encoding and parsing each time.
+pub const HEAD_KEEP_ALIVE: u8 = 2;
+/// Head flag: add `keep-alive:` with the value of the last [`OP_KEEP_ALIVE`].
+pub const HEAD_KEEP_ALIVE_TIMEOUT: u8 = 4;
 /// Data flag: this is the last chunk.
 pub const DATA_END: u8 = 1;
 /// Data flag: send EV_DRAIN once the buffered body has been taken by hyper.
@@ -294,10 +366,20 @@ pub enum Op {
         status: u16,
         /// Custom reason phrase (HTTP/1.1 only).
         reason: Option<Bytes>,
-        /// Header names (as JS gave them) and values.
-        headers: Vec<(Bytes, Bytes)>,
+        /// Header names and values. A name that is not a valid header name
+        /// (lib/ validates them with Node's rules) is left out.
+        headers: Vec<(HeaderName, Bytes)>,
         /// No body follows beyond data in this same flush.
         end: bool,
+        /// Add `connection: keep-alive` ([`HEAD_KEEP_ALIVE`]).
+        keep_alive: bool,
+        /// Add `keep-alive: <value>` ([`HEAD_KEEP_ALIVE_TIMEOUT`]).
+        keep_alive_timeout: bool,
+    },
+    /// The `Keep-Alive` value for the heads that follow.
+    KeepAlive {
+        /// The value, as JS made it.
+        value: Bytes,
     },
     /// Send body bytes.
     Data {
@@ -402,13 +484,29 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
                 } else {
                     Some(r.take(reason_len)?)
                 };
-                let headers = r.header_list()?;
+                let count = r.u16()? as usize;
+                let mut headers = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let n = r.u16()?;
+                    let name = if n & NAME_INDEXED != 0 {
+                        Some(known_name((n & !NAME_INDEXED) as usize).ok_or(Error::Wire(at))?)
+                    } else {
+                        HeaderName::from_bytes(r.peek(n as usize)?).ok()
+                    };
+                    let v = r.u32()? as usize;
+                    let value = r.take(v)?;
+                    if let Some(name) = name {
+                        headers.push((name, value));
+                    }
+                }
                 Op::Head {
                     id,
                     status,
                     reason,
                     headers,
                     end: flags & HEAD_END != 0,
+                    keep_alive: flags & HEAD_KEEP_ALIVE != 0,
+                    keep_alive_timeout: flags & HEAD_KEEP_ALIVE_TIMEOUT != 0,
                 }
             }
             OP_DATA => {
@@ -438,6 +536,14 @@ pub fn decode_ops(meta: &[u8], mut external: Vec<Option<Bytes>>) -> Result<Vec<O
                 let id = r.u32()?;
                 let headers = r.header_list()?;
                 Op::Trailers { id, headers }
+            }
+            OP_KEEP_ALIVE => {
+                let len = r.u32()? as usize;
+                // Its own allocation: a slice would keep this whole flush
+                // alive for as long as the server uses the value.
+                Op::KeepAlive {
+                    value: Bytes::copy_from_slice(r.peek(len)?),
+                }
             }
             _ => return Err(Error::Wire(at)),
         };
@@ -526,11 +632,19 @@ mod tests {
         m.put_u8(0);
         m.put_u16(4);
         m.put_bytes(b"Nope");
-        m.put_u16(1);
+        m.put_u16(3);
         m.put_u16(4);
         m.put_bytes(b"X-Id");
         m.put_u32(2);
         m.put_bytes(b"42");
+        // Not a header name: left out.
+        m.put_u16(3);
+        m.put_bytes(b"a b");
+        m.put_u32(1);
+        m.put_bytes(b"x");
+        m.put_u16(NAME_INDEXED);
+        m.put_u32(10);
+        m.put_bytes(b"text/plain");
         m.put_u8(OP_DATA);
         m.put_u32(7);
         m.put_u8(DATA_EXTERNAL);
@@ -548,8 +662,16 @@ mod tests {
                 id: 7,
                 status: 404,
                 reason: Some(Bytes::from_static(b"Nope")),
-                headers: vec![(Bytes::from_static(b"X-Id"), Bytes::from_static(b"42"))],
-                end: false
+                headers: vec![
+                    (HeaderName::from_static("x-id"), Bytes::from_static(b"42")),
+                    (
+                        http::header::CONTENT_TYPE,
+                        Bytes::from_static(b"text/plain")
+                    ),
+                ],
+                end: false,
+                keep_alive: false,
+                keep_alive_timeout: false
             }
         );
         assert_eq!(
@@ -573,8 +695,63 @@ mod tests {
     }
 
     #[test]
+    fn decodes_keep_alive_value_and_head_flags() {
+        let mut m = vec![OP_KEEP_ALIVE];
+        m.put_u32(9);
+        m.put_bytes(b"timeout=5");
+        m.put_u8(OP_HEAD);
+        m.put_u32(3);
+        m.put_u16(200);
+        m.put_u8(HEAD_END | HEAD_KEEP_ALIVE | HEAD_KEEP_ALIVE_TIMEOUT);
+        m.put_u16(0);
+        m.put_u16(0);
+        assert_eq!(
+            decode_ops(&m, vec![]).unwrap(),
+            vec![
+                Op::KeepAlive {
+                    value: Bytes::from_static(b"timeout=5")
+                },
+                Op::Head {
+                    id: 3,
+                    status: 200,
+                    reason: None,
+                    headers: vec![],
+                    end: true,
+                    keep_alive: true,
+                    keep_alive_timeout: true,
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn known_names_are_valid_and_lib_wire_js_lists_them_in_the_same_order() {
+        for (i, name) in KNOWN_NAMES.iter().enumerate() {
+            assert_eq!(known_name(i).unwrap().as_str(), *name);
+        }
+        assert!(known_name(KNOWN_NAMES.len()).is_none());
+        let js = include_str!("../../lib/wire.js");
+        let start = js
+            .find("const KNOWN_NAMES = [")
+            .expect("KNOWN_NAMES in lib/wire.js");
+        let list = &js[start..start + js[start..].find("];").unwrap()];
+        let names: Vec<&str> = list.split('\'').skip(1).step_by(2).collect();
+        assert_eq!(names, KNOWN_NAMES);
+    }
+
+    #[test]
     fn truncated_or_unknown_records_are_errors_not_panics() {
         assert!(decode_ops(&[OP_HEAD, 1, 0], vec![]).is_err());
+        // An index past the known names.
+        let mut m = vec![OP_HEAD];
+        m.put_u32(1);
+        m.put_u16(200);
+        m.put_u8(0);
+        m.put_u16(0);
+        m.put_u16(1);
+        m.put_u16(NAME_INDEXED | KNOWN_NAMES.len() as u16);
+        m.put_u32(0);
+        assert!(decode_ops(&m, vec![]).is_err());
         assert!(decode_ops(&[99], vec![]).is_err());
         let mut m = vec![OP_DATA];
         m.put_u32(1);

@@ -34,7 +34,9 @@ fn main() -> std::io::Result<()> {
             let (stream, _) = listener.accept().await?;
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let _ = Builder::new(TokioExecutor::new())
+                let mut builder = Builder::new(TokioExecutor::new());
+                builder.http1().writev(false);
+                let _ = builder
                     .serve_connection(TokioIo::new(stream), service_fn(hello))
                     .await;
             });

@@ -760,3 +760,18 @@ for (const [name, createServer] of impls) {
     assert.match(conn.text(), /^HTTP\/1\.1 400 /);
   });
 }
+
+// headersTimeout counts from the connection's start: a client that sends
+// nothing is answered 408 and the connection closes (Node checks its timers
+// every connectionsCheckingInterval, set short here).
+for (const [name, createServer] of impls) {
+  test(`${name}: a connection that sends no request within headersTimeout gets 408 Request Timeout, then EOF`, async (t) => {
+    const { port } = await serve(t, name, createServer, () => assert.fail('no request reaches the app'), {
+      options: { headersTimeout: 300, requestTimeout: 0, keepAliveTimeout: 0, connectionsCheckingInterval: 100 },
+    });
+    const conn = await connect(port);
+    t.after(() => conn.destroy());
+    await within(conn.ended, 'the connection end');
+    assert.equal(conn.text(), 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+  });
+}

@@ -115,6 +115,8 @@ enum Detected {
     Http1(Bytes),
     Http2(Bytes),
     Gone,
+    /// No request head within `headersTimeout`.
+    TimedOut,
 }
 
 async fn detect(stream: &mut TcpStream, limit: Option<Duration>) -> Detected {
@@ -126,7 +128,7 @@ async fn detect(stream: &mut TcpStream, limit: Option<Duration>) -> Detected {
         let got = match deadline {
             Some(d) => match tokio::time::timeout_at(d, read).await {
                 Ok(r) => r,
-                Err(_) => return Detected::Gone,
+                Err(_) => return Detected::TimedOut,
             },
             None => read.await,
         };
@@ -171,6 +173,17 @@ pub async fn serve(
                 Detected::Gone => {
                     // Nothing was said, nothing is owed: let go at once.
                     finish(&stream, Ending::Clean, false, None).await;
+                    drop(stream);
+                    drop(guard);
+                    return;
+                }
+                Detected::TimedOut => {
+                    // As Node: a connection whose head does not come within
+                    // `headersTimeout` is answered 408 (C7), and JS hears
+                    // 'clientError'.
+                    let _ = stream.try_write(REQUEST_TIMEOUT);
+                    shared.hub.client_error(id, wire::CLIENT_ERROR_TIMEOUT);
+                    finish(&stream, Ending::Rejected, false, None).await;
                     drop(stream);
                     drop(guard);
                     return;

@@ -184,3 +184,19 @@ test('a handshake in progress at close() that completes in time is served as clo
   assert.match(text, /served$/);
   await cb;
 });
+
+// closeAllConnections() drops hyper's side of an idle connection without
+// hyper shutting the TLS stream down: the close_notify must come from the
+// connection task itself (conn.rs, the farewell) before the FIN.
+test('C10 over TLS: closeAllConnections() on an idle connection still sends close_notify before the FIN', async (t) => {
+  const s = server({}, (req, res) => res.end('one'));
+  const port = await listen(s);
+  t.after(() => closed(s));
+  const c = await rawTls(port, { ca: certs.ca, maxVersion: 'TLSv1.2' });
+  c.socket.write(get('/1'));
+  await c.waitFor((text) => text.endsWith('one'));
+  s.closeAllConnections();
+  const end = await c.ended;
+  assert.equal(end.how, 'end');
+  assert.equal(lastRecord(c), ALERT, 'the last record before the FIN is the close_notify alert');
+});

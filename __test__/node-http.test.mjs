@@ -775,3 +775,46 @@ for (const [name, createServer] of impls) {
     assert.equal(conn.text(), 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
   });
 }
+
+// CONNECT (a forward proxy's tunnel): 'connect' with the authority-form
+// target; a 2xx written on the socket opens the tunnel both ways. With
+// nobody listening the connection is closed.
+for (const [name, createServer] of impls) {
+  test(`${name}: CONNECT goes to 'connect' with its host:port target, and a 200 opens a tunnel both ways`, async (t) => {
+    const { server, port } = await serve(t, name, createServer, () => assert.fail('CONNECT is not a request'));
+    server.on('connect', (req, socket) => {
+      assert.equal(req.method, 'CONNECT');
+      socket.write(`HTTP/1.1 200 Connection established\r\nX-Target: ${req.url}\r\n\r\n`);
+      socket.on('data', (d) => socket.write(`echo:${d}`));
+      socket.on('end', () => socket.end());
+    });
+    const got = await within(new Promise((resolve, reject) => {
+      const r = http.request({ port, host: '127.0.0.1', method: 'CONNECT', path: 'example.com:443', agent: false });
+      r.on('error', reject);
+      r.on('connect', (res, socket, head) => {
+        let data = head.toString();
+        socket.on('data', (d) => {
+          data += d;
+          if (data.includes('echo:ping')) {
+            socket.destroy();
+            resolve({ status: res.statusCode, target: res.headers['x-target'], data });
+          }
+        });
+        socket.write('ping');
+      });
+      r.end();
+    }), 'the tunnel echo');
+    assert.equal(got.status, 200);
+    assert.equal(got.target, 'example.com:443');
+    assert.equal(got.data, 'echo:ping');
+  });
+
+  test(`${name}: CONNECT with no 'connect' listener closes the connection without a response`, async (t) => {
+    const { port } = await serve(t, name, createServer, () => assert.fail('CONNECT is not a request'));
+    const conn = await connect(port);
+    t.after(() => conn.destroy());
+    conn.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    await within(conn.ended, 'the connection end');
+    assert.equal(conn.text(), '');
+  });
+}

@@ -130,9 +130,23 @@ class Transport {
           const req = this.reqClass === null
             ? new IncomingMessage(this, id, c, socket, method, url, version, hasBody, raw, now)
             : Reflect.construct(IncomingMessage, [this, id, c, socket, method, url, version, hasBody, raw, now], this.reqClass);
-          if ((buf[p0 + 10] & wire.REQ_UPGRADE) !== 0 && server.listenerCount('upgrade') > 0) {
-            this.upgrade(req, id, c);
-            break;
+          if ((buf[p0 + 10] & wire.REQ_UPGRADE) !== 0) {
+            // As node:http: CONNECT goes to 'connect' (and with nobody
+            // listening, the connection is closed); other switches to
+            // 'upgrade', or to 'request' when nobody listens for them.
+            if (method === 'CONNECT') {
+              if (server.listenerCount('connect') > 0) {
+                this.upgrade(req, id, c, 'connect');
+              } else {
+                this.writer.simple(wire.OP_ABORT, id);
+                this.scheduleFlush();
+              }
+              break;
+            }
+            if (server.listenerCount('upgrade') > 0) {
+              this.upgrade(req, id, c, 'upgrade');
+              break;
+            }
           }
           const res = this.resClass === null
             ? new ServerResponse(this, req, id, socket)
@@ -280,13 +294,13 @@ class Transport {
   // 'upgrade': hand over a socket, as node:http does. The request has no
   // body to read (hyper passes none), and `head` is empty: bytes the client
   // sent early arrive as the socket's first 'data'.
-  upgrade(req, id, conn) {
+  upgrade(req, id, conn, event) {
     req.upgrade = true;
     req.complete = true;
-    const socket = new UpgradeSocket(this, id, conn);
+    const socket = new UpgradeSocket(this, id, conn, event === 'connect');
     this.tunnels.set(id, socket);
     conn.tunnel = socket;
-    this.server.emit('upgrade', req, socket, EMPTY);
+    this.server.emit(event, req, socket, EMPTY);
   }
 
   dropTunnel(id, abort) {

@@ -15,7 +15,9 @@ const { OP_CLOSE } = require('./wire');
 // (a refusal such as 400) goes out as an ordinary response whose body is what
 // the application writes next.
 class UpgradeSocket extends Duplex {
-  constructor(transport, id, conn) {
+  // `connect`: the socket of a CONNECT request, which a 2xx answer (not a
+  // 101) turns into a tunnel.
+  constructor(transport, id, conn, connect = false) {
     super({ allowHalfOpen: true, highWaterMark: 64 * 1024 });
     this._transport = transport;
     this._id = id;
@@ -26,6 +28,7 @@ class UpgradeSocket extends Duplex {
     this._outstanding = 0;
     this._ended = false;
     this._switched = false;
+    this._connect = connect;
     this._remoteGone = false;
     this._timeoutMs = 0;
     this._timer = null;
@@ -89,7 +92,7 @@ class UpgradeSocket extends Duplex {
         return;
       }
       this._headSent = true;
-      this._switched = parsed.status === 101;
+      this._switched = this._connect ? parsed.status >= 200 && parsed.status < 300 : parsed.status === 101;
       if (!this._switched) {
         // Node never serves another request on a connection it handed to
         // an 'upgrade' listener: the connection ends with this response.

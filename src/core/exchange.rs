@@ -23,16 +23,36 @@ use crate::core::deadlines::Deadline;
 use crate::core::outgoing::Outgoing;
 use crate::core::tunnel::Tunnel;
 
+/// A protocol switch hyper grants on an HTTP/1.1 connection: after a 101
+/// to an `Upgrade:` request, or after a 2xx to a CONNECT (RFC 9110 §9.3.6).
+pub struct Switch {
+    /// hyper's handle on the connection once it has switched.
+    pub on_upgrade: OnUpgrade,
+    /// The request was a CONNECT.
+    pub connect: bool,
+}
+
+impl Switch {
+    /// Whether a response with `status` switches the connection.
+    pub fn granted_by(&self, status: u16) -> bool {
+        if self.connect {
+            (200..300).contains(&status)
+        } else {
+            status == 101
+        }
+    }
+}
+
 /// Where an exchange's response is. `R` is the response hyper awaits.
 pub enum Stage<R> {
     /// JS has not sent the head; hyper waits for it on `reply`. `upgrade`
     /// is set when the request asked to switch protocols (HTTP/1.1
-    /// `Upgrade:`); a 101 takes it.
+    /// `Upgrade:`, or CONNECT).
     Head {
         /// Where the head goes.
         reply: oneshot::Sender<R>,
-        /// The switch hyper grants after a 101.
-        upgrade: Option<OnUpgrade>,
+        /// The switch hyper grants after a 101 (a 2xx for CONNECT).
+        upgrade: Option<Switch>,
     },
     /// The head went out with the whole body; hyper is writing it.
     Whole,
@@ -81,7 +101,7 @@ impl<R> Exchange<R> {
     /// An exchange waiting for its response head on `reply`.
     pub fn new(
         reply: oneshot::Sender<R>,
-        upgrade: Option<OnUpgrade>,
+        upgrade: Option<Switch>,
         body: ReqBody,
         conn: Rc<ConnState>,
         deadline: Option<Deadline>,
@@ -108,7 +128,7 @@ impl<R> Exchange<R> {
     /// moves to [`Stage::Whole`]; the caller moves on to
     /// [`Exchange::stream`] or [`Exchange::become_tunnel`] if need be.
     /// `None` if the head was sent already.
-    pub fn take_head(&mut self) -> Option<(oneshot::Sender<R>, Option<OnUpgrade>)> {
+    pub fn take_head(&mut self) -> Option<(oneshot::Sender<R>, Option<Switch>)> {
         match std::mem::replace(&mut self.stage, Stage::Whole) {
             Stage::Head { reply, upgrade } => Some((reply, upgrade)),
             other => {

@@ -25,7 +25,7 @@ use crate::core::conn_state::ConnState;
 use crate::core::credit::Credit;
 use crate::core::deadlines::Sweeper;
 use crate::core::dispatch::Outbox;
-use crate::core::exchange::{After, Exchange, ReqBody};
+use crate::core::exchange::{After, Exchange, ReqBody, Switch};
 use crate::core::head::{self, Head};
 use crate::core::headscan;
 use crate::core::ids::{self, IdMap};
@@ -266,11 +266,18 @@ impl Hub {
     ) {
         let mut req = req;
         // hyper attaches `OnUpgrade` only to HTTP/1.1 requests that ask to
-        // switch protocols (`Connection: upgrade` with `Upgrade:`).
+        // switch protocols (`Connection: upgrade` with `Upgrade:`, or
+        // CONNECT).
+        let connect = req.method() == http::Method::CONNECT;
         let upgrade = if conn.h2 {
             None
         } else {
-            req.extensions_mut().remove::<OnUpgrade>()
+            req.extensions_mut()
+                .remove::<OnUpgrade>()
+                .map(|on_upgrade| Switch {
+                    on_upgrade,
+                    connect,
+                })
         };
         if upgrade.is_some() && self.closing.get() {
             // A closing server takes no new long-lived connections; id 0
@@ -459,9 +466,10 @@ impl Hub {
             id,
         };
         let whole = match upgrade {
-            Some(on_upgrade) if head.status == 101 => {
+            Some(switch) if switch.granted_by(head.status) => {
                 let tunnel = ex.become_tunnel(id);
                 let conn = ex.conn().clone();
+                let on_upgrade = switch.on_upgrade;
                 tokio::task::spawn_local(self.clone().run_tunnel(id, on_upgrade, tunnel, conn));
                 Some(Bytes::new())
             }

@@ -258,11 +258,18 @@ pub fn put_request(b: &mut Vec<u8>, id: u32, conn: u32, parts: &http::request::P
     b.put_u8(flags);
     b.put_u8(method.len().min(255) as u8);
     b.put_bytes(&method[..method.len().min(255)]);
-    // HTTP/1.1 absolute-form targets (proxies) reach JS whole, as in Node.
+    // HTTP/1.1 absolute-form targets (proxies) reach JS whole, as in Node,
+    // and so does a CONNECT's authority-form target (`host:port`).
     if version != 20 && uri.scheme().is_some() {
         let s = uri.to_string();
         b.put_u32(s.len() as u32);
         b.put_bytes(s.as_bytes());
+    } else if let (true, Some(authority)) = (
+        version != 20 && parts.method == http::Method::CONNECT,
+        uri.authority(),
+    ) {
+        b.put_u32(authority.as_str().len() as u32);
+        b.put_bytes(authority.as_str().as_bytes());
     } else {
         b.put_u32(path.len() as u32);
         b.put_bytes(path.as_bytes());

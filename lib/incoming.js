@@ -6,6 +6,8 @@ const { kTransport, kId, kConn, kEnded, kDemanded, kDumped, kStart, kResponse, k
 const { kNodeHeaders, kNodeHeadersCount, kNodeTrailers, kNodeTrailersCount, kAbortController } = require('./nodeshape');
 
 const HIGH_WATER_MARK = 16 * 1024;
+const READABLE_OPTIONS = { highWaterMark: HIGH_WATER_MARK };
+const { ReadableState } = Readable;
 
 // The request, as node:http's IncomingMessage: an instance of it, and one
 // that keeps working when a framework moves it onto another prototype
@@ -16,7 +18,11 @@ const HIGH_WATER_MARK = 16 * 1024;
 // `new Readable({ read, destroy })` form), which no prototype swap removes.
 // Headers are decoded by Node's own getter on first use.
 function IncomingMessage(transport, id, conn, socket, method, url, version, hasBody, rawHeaders, start) {
-  Readable.call(this, { highWaterMark: HIGH_WATER_MARK, read: readBody, destroy: destroyRequest });
+  // What Readable's constructor does, less the EventEmitter state (made on
+  // first listener, as EventEmitter allows) and the options parsing.
+  this._readableState = new ReadableState(READABLE_OPTIONS, this, false);
+  this._read = readBody;
+  this._destroy = destroyRequest;
   this.socket = socket;
   this.httpVersionMajor = version === 20 ? 2 : 1;
   this.httpVersionMinor = version === 11 ? 1 : 0;

@@ -468,7 +468,7 @@ function finishAll(transport, list) {
       // still ends and emits 'close'.
       if (!req._consuming && !req.destroyed && !req._readableState.resumeScheduled) {
         req._dumped = true;
-        if (req._eventsCount === 0) {
+        if (!req._eventsCount) {
           // Nobody listens: close the stream without running its events
           // (Node 24's _dumpAndCloseReadable does the same).
           closeQuietly(req);

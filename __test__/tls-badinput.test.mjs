@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import { once } from 'node:events';
 import { createSecureServer } from '../index.mjs';
-import { makeCerts } from './tlshelpers.mjs';
+import { makeCerts, rawTls } from './tlshelpers.mjs';
 import { listen, closed, connect, get, sleep } from './raw.mjs';
 
 const certs = makeCerts();
@@ -100,4 +100,25 @@ test('a client that never finishes its handshake is cut at handshakeTimeout with
   assert.equal(err.code, 'ERR_TLS_HANDSHAKE_TIMEOUT');
   assert.ok(performance.now() - t0 < 1000);
   assert.equal((await c.ended).how, 'eof');
+});
+
+// The checks that read a request head as it arrives run on the decrypted
+// bytes over TLS too: framing by both Content-Length and Transfer-Encoding
+// (the shape of request smuggling) and bare-LF line endings get 400 and the
+// connection closes, before the app sees them (DESIGN §7).
+test('over TLS, a head framed both ways or ending lines in a bare LF gets 400 and the connection closes; the app never sees it', async (t) => {
+  let reached = 0;
+  const s = createSecureServer({ ...certs.server }, (req, res) => { reached++; res.end('ok'); });
+  const port = await listen(s);
+  t.after(() => closed(s));
+  for (const raw of [
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    'GET / HTTP/1.1\nHost: x\n\n',
+  ]) {
+    const c = await rawTls(port, { ca: certs.ca });
+    c.socket.write(raw);
+    await c.ended;
+    assert.match(c.text(), /^HTTP\/1\.1 400 /, JSON.stringify(raw));
+  }
+  assert.equal(reached, 0);
 });

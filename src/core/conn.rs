@@ -191,8 +191,9 @@ pub async fn serve(
             };
             let stream = Arc::new(stream);
             // The head scanner and the flood guard read the bytes as they
-            // arrive; over TLS those are ciphertext, so they watch plain
-            // connections only.
+            // arrive. Over TLS the head scanner reads the decrypted bytes
+            // (tls/stream.rs); the flood guard watches plain connections
+            // only.
             let io = Stream::Plain(if h2 {
                 Socket::http2(prefix, stream.clone(), activity.clone())
             } else {

@@ -299,18 +299,24 @@ impl Socket {
     /// Shows bytes just read to the head scanner while a head may be
     /// arriving (no exchange open, or the head not finished yet).
     fn scan(&mut self, bytes: &[u8]) {
-        let Some(scan) = self.scan.as_deref_mut() else {
-            return;
-        };
-        if scan.is_done() {
-            if self.state.busy.load(Ordering::Relaxed) {
-                return;
-            }
-            scan.restart();
+        if let Some(scan) = self.scan.as_deref_mut() {
+            scan_head(scan, &self.state, bytes);
         }
-        let found = scan.feed(bytes);
-        self.state.head_flags.store(found, Ordering::Relaxed);
     }
+}
+
+/// Shows bytes just read (plain, or decrypted from TLS) to a head scanner
+/// while a head may be arriving (no exchange open, or the head not
+/// finished yet); what it finds goes to `state` for the hub.
+pub fn scan_head(scan: &mut HeadScan, state: &Activity, bytes: &[u8]) {
+    if scan.is_done() {
+        if state.busy.load(Ordering::Relaxed) {
+            return;
+        }
+        scan.restart();
+    }
+    let found = scan.feed(bytes);
+    state.head_flags.store(found, Ordering::Relaxed);
 }
 
 impl Socket {

@@ -121,7 +121,7 @@ pub async fn open(
     }
 
     let counted = Handshaking::start(tracker);
-    let socket = Socket::new(Bytes::new(), tcp.clone(), activity);
+    let socket = Socket::new(Bytes::new(), tcp.clone(), activity.clone());
     let shake = async {
         let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), socket).await?;
         let ctx = acceptor.select(start.client_hello().server_name());
@@ -166,7 +166,7 @@ pub async fn open(
         return Opened::Closed(Ending::Clean);
     }
     Opened::Ready {
-        stream: Stream::tls(stream),
+        stream: Stream::tls(stream, (!h2).then(|| activity.clone())),
         h2,
     }
 }

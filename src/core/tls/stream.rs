@@ -16,7 +16,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
-use crate::core::io::Socket;
+use crate::core::headscan::HeadScan;
+use crate::core::io::{scan_head, Activity, Socket};
 
 /// A connection's byte stream.
 pub enum Stream {
@@ -30,6 +31,9 @@ pub enum Stream {
 pub struct Secure {
     inner: TlsStream<Socket>,
     farewell: Arc<Farewell>,
+    /// HTTP/1.1: the head scanner, fed the decrypted bytes (the socket
+    /// below sees ciphertext), and where its findings go.
+    scan: Option<(Box<HeadScan>, Arc<Activity>)>,
 }
 
 /// The TLS bytes still owed to the peer when the stream was dropped: what
@@ -54,11 +58,13 @@ impl Farewell {
 }
 
 impl Stream {
-    /// Wraps a finished handshake.
-    pub fn tls(inner: TlsStream<Socket>) -> Self {
+    /// Wraps a finished handshake. `scan`: HTTP/1.1 request heads are
+    /// scanned as they arrive (see headscan.rs), with findings in `activity`.
+    pub fn tls(inner: TlsStream<Socket>, scan: Option<Arc<Activity>>) -> Self {
         Stream::Tls(Box::new(Secure {
             inner,
             farewell: Arc::default(),
+            scan: scan.map(|activity| (Box::default(), activity)),
         }))
     }
 
@@ -103,7 +109,14 @@ impl AsyncRead for Stream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(t) => Pin::new(&mut t.inner).poll_read(cx, buf),
+            Stream::Tls(t) => {
+                let before = buf.filled().len();
+                let r = Pin::new(&mut t.inner).poll_read(cx, buf);
+                if let Some((scan, activity)) = t.scan.as_mut() {
+                    scan_head(scan, activity, &buf.filled()[before..]);
+                }
+                r
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { startFixture } from './fixture.mjs';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { once } from 'node:events';
@@ -17,17 +17,7 @@ const SIZE = 32 * MiB;
 const CLIENTS = 4;
 
 test(`C9: ${CLIENTS} HTTP/1.1 clients that stopped reading a ${SIZE / MiB} MiB response do not hold close() past shutdownTimeout (300 ms), and the memory is released`, async (t) => {
-  const child = spawn(process.execPath, ['--expose-gc', fixture, String(SIZE)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.after(() => child.kill());
-  const lines = [];
-  let wake = () => {};
-  child.stdout.on('data', (d) => { lines.push(...String(d).trim().split('\n')); wake(); });
-  const next = async () => {
-    while (lines.length === 0) await new Promise((r) => { wake = r; });
-    return Number(lines.shift());
-  };
-  const ask = (cmd) => { child.stdin.write(`${cmd}\n`); return next(); };
-  const port = await next();
+  const { port, ask } = await startFixture(t, fixture, [SIZE], ['--expose-gc']);
   const base = await ask('rss');
   const sockets = [];
   t.after(() => sockets.forEach((s) => s.destroy()));

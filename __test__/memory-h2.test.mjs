@@ -8,8 +8,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { startFixture, rss } from './fixture.mjs';
 import { fileURLToPath } from 'node:url';
 import { H2Wire } from './h2wire.mjs';
 import { impl } from './helpers.mjs';
@@ -18,24 +17,9 @@ const fixture = fileURLToPath(new URL('./fixtures/memory-h2-server.cjs', import.
 const MiB = 1024 * 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function rss(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m[1]) * 1024;
-}
 
 async function startServer(t, size, mode) {
-  const child = spawn(process.execPath, ['--expose-gc', fixture, String(size), impl, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.after(() => child.kill());
-  const lines = [];
-  let wake = () => {};
-  child.stdout.on('data', (d) => { lines.push(...String(d).trim().split('\n')); wake(); });
-  const next = async () => {
-    while (lines.length === 0) await new Promise((r) => { wake = r; });
-    return Number(lines.shift());
-  };
-  const port = await next();
-  const ask = async (what = '') => { child.stdin.write(`${what}\n`); return next(); };
-  return { port, pid: child.pid, ask };
+  return startFixture(t, fixture, [size, impl, mode], ['--expose-gc']);
 }
 
 /** A client that reads: one GET, its whole body. */

@@ -5,8 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { startFixture, rss } from './fixture.mjs';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { once } from 'node:events';
@@ -15,24 +14,10 @@ import { impl } from './helpers.mjs';
 const fixture = fileURLToPath(new URL('./fixtures/memory-server.cjs', import.meta.url));
 const MiB = 1024 * 1024;
 
-function rss(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m[1]) * 1024;
-}
 
 async function startServer(t, size) {
-  const child = spawn(process.execPath, [fixture, String(size), impl], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.after(() => child.kill());
-  const lines = [];
-  let wake = () => {};
-  child.stdout.on('data', (d) => { lines.push(...String(d).trim().split('\n')); wake(); });
-  const next = async () => {
-    while (lines.length === 0) await new Promise((r) => { wake = r; });
-    return Number(lines.shift());
-  };
-  const port = await next();
-  const answered = async () => { child.stdin.write('\n'); return next(); };
-  return { port, pid: child.pid, answered };
+  const { port, pid, ask } = await startFixture(t, fixture, [size, impl]);
+  return { port, pid, answered: () => ask() };
 }
 
 // `n` connections that each send one GET and never read the response.

@@ -212,18 +212,23 @@ function h2loadResult(out) {
   return { rps, total, errors, p99ms: null, maxMs: max ? toMs(max[1], max[2]) : null };
 }
 
-const loaders = {
-  https: {
+// `wrk -t1 -c50` against `scheme`://127.0.0.1: req/s, p99 and failures.
+function wrkLoader(scheme, settings) {
+  return {
     tool: 'wrk',
-    settings: 'wrk -t1 -c50 over TLS 1.3 (HTTP/1.1)',
+    settings,
     async run(port, secs) {
-      const out = await runTool(tools.wrk, ['-t1', '-c50', `-d${secs}s`, '--latency', `https://127.0.0.1:${port}/`]);
+      const out = await runTool(tools.wrk, ['-t1', '-c50', `-d${secs}s`, '--latency', `${scheme}://127.0.0.1:${port}/`]);
       const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
       const total = Number(/(\d+) requests in/.exec(out)?.[1]);
       const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
       return { rps, total, errors: wrkErrors(out), p99ms: p99 ? toMs(p99[1], p99[2]) : null };
     },
-  },
+  };
+}
+
+const loaders = {
+  https: wrkLoader('https', 'wrk -t1 -c50 over TLS 1.3 (HTTP/1.1)'),
   h2tls: {
     tool: 'h2load',
     settings: 'h2load -c10 -m10 -t1 over TLS 1.3 (ALPN h2)',
@@ -253,17 +258,7 @@ const loaders = {
       return { rps: spent > 0 ? total / (spent / 1000) : NaN, total, errors, p99ms: null };
     },
   },
-  h1: {
-    tool: 'wrk',
-    settings: 'wrk -t1 -c50',
-    async run(port, secs) {
-      const out = await runTool(tools.wrk, ['-t1', '-c50', `-d${secs}s`, '--latency', `http://127.0.0.1:${port}/`]);
-      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-      const total = Number(/(\d+) requests in/.exec(out)?.[1]);
-      const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
-      return { rps, total, errors: wrkErrors(out), p99ms: p99 ? toMs(p99[1], p99[2]) : null };
-    },
-  },
+  h1: wrkLoader('http', 'wrk -t1 -c50'),
   h2c: {
     tool: 'h2load',
     settings: 'h2load -c10 -m10 -t1',

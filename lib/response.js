@@ -213,12 +213,19 @@ function writeHead(statusCode, reason, obj) {
   if (noBodyStatus(statusCode)) this._hasBody = false;
   noteFraming(this, flat);
   this[kExplicitHead] = !this[kHeadImplicit];
-  const keepAlive = this[kRequest].httpVersionMajor === 1 ? connectionHeaders(this, flat) : 0;
+  const h1 = this[kRequest].httpVersionMajor === 1;
+  const keepAlive = h1 ? connectionHeaders(this, flat) : 0;
   let header = this.statusMessage === STATUS_CODES[statusCode]
     ? statusLine(statusCode) : `HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`;
-  for (let i = 0; i < flat.length; i += 2) header += flat[i] + ': ' + flat[i + 1] + '\r\n';
-  if (keepAlive !== 0) header += lastKeepAlive.lines[keepAlive];
-  this._header = header + '\r\n';
+  if (h1) {
+    for (let i = 0; i < flat.length; i += 2) header += flat[i] + ': ' + flat[i + 1] + '\r\n';
+    if (keepAlive !== 0) header += lastKeepAlive.lines[keepAlive];
+    header += '\r\n';
+  }
+  // On HTTP/2 there is no head text (Node's HTTP/2 responses have no
+  // `_header` at all); the status line keeps it truthy for the middleware
+  // that reads it to learn whether the head was sent.
+  this._header = header;
   this[kHeadHeaders] = flat;
   this[kHeadKeepAlive] = keepAlive;
   this[kHeadState] = HEAD_STORED;

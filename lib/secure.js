@@ -6,7 +6,7 @@
 // was handed a NativeSecureContext: everything else, close() first, is the
 // same code.
 
-const { Server } = require('./server');
+const { Server, serverArgs } = require('./server');
 const { NativeSecureContext } = require('./native');
 const { codes, fromNative } = require('./errors');
 const { kSecureContext } = require('./symbols');
@@ -174,14 +174,7 @@ function buildContext(options) {
 // http2.createSecureServer defaults it to false).
 class SecureServer extends Server {
   constructor(options, requestListener) {
-    if (typeof options === 'function') {
-      requestListener = options;
-      options = {};
-    } else if (options == null) {
-      options = {};
-    } else if (typeof options !== 'object') {
-      throw codes.ERR_INVALID_ARG_TYPE('options', 'of type object', options);
-    }
+    [options, requestListener] = serverArgs(options, requestListener);
     const context = buildContext(options);
     super(options, requestListener);
     this[kSecureContext] = context;

@@ -50,6 +50,15 @@ function validateBoolean(value, name) {
   return value;
 }
 
+// createServer()'s argument forms, `([options][, requestListener])`, as
+// `[options, requestListener]`.
+function serverArgs(options, requestListener) {
+  if (typeof options === 'function') return [{}, options];
+  if (options == null) return [{}, requestListener];
+  if (typeof options !== 'object') throw codes.ERR_INVALID_ARG_TYPE('options', 'of type object', options);
+  return [options, requestListener];
+}
+
 // A drop-in for node:http's Server, serving HTTP/1.1 and h2c from Rust.
 // Like Node's, it can be called with or without `new`, and subclassed.
 // Server.prototype holds Node's public surface only; the native side is
@@ -57,14 +66,7 @@ function validateBoolean(value, name) {
 function Server(options, requestListener) {
   if (!new.target) return new Server(options, requestListener);
   EventEmitter.call(this);
-  if (typeof options === 'function') {
-    requestListener = options;
-    options = {};
-  } else if (options == null) {
-    options = {};
-  } else if (typeof options !== 'object') {
-    throw codes.ERR_INVALID_ARG_TYPE('options', 'of type object', options);
-  }
+  [options, requestListener] = serverArgs(options, requestListener);
   if (requestListener != null && typeof requestListener !== 'function') {
     throw codes.ERR_INVALID_ARG_TYPE('requestListener', 'of type function', requestListener);
   }
@@ -395,4 +397,4 @@ function closed(server) {
   server.emit('close');
 }
 
-module.exports = { Server };
+module.exports = { Server, serverArgs };

@@ -3,6 +3,8 @@
 // writes a line to ask for the next one (what it means is the fixture's).
 
 import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 
 /** Resident memory of process `pid`, in bytes. */
@@ -29,4 +31,18 @@ export async function startFixture(t, file, args, nodeArgs = []) {
   const port = await next();
   const ask = (line = '') => { child.stdin.write(`${line}\n`); return next(); };
   return { port, pid: child.pid, ask };
+}
+
+/** `n` connections that each send one GET and never read the response. */
+export async function nonReaders(port, n) {
+  const sockets = [];
+  for (let i = 0; i < n; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    s.pause();
+    await once(s, 'connect');
+    s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    sockets.push(s);
+  }
+  return sockets;
 }

@@ -6,10 +6,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFixture } from './fixture.mjs';
+import { startFixture, nonReaders } from './fixture.mjs';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
-import { once } from 'node:events';
 
 const fixture = fileURLToPath(new URL('./fixtures/memory-close-server.cjs', import.meta.url));
 const MiB = 1024 * 1024;
@@ -21,14 +19,7 @@ test(`C9: ${CLIENTS} HTTP/1.1 clients that stopped reading a ${SIZE / MiB} MiB r
   const base = await ask('rss');
   const sockets = [];
   t.after(() => sockets.forEach((s) => s.destroy()));
-  for (let i = 0; i < CLIENTS; i++) {
-    const s = net.connect(port, '127.0.0.1');
-    s.on('error', () => {});
-    s.pause();
-    await once(s, 'connect');
-    s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    sockets.push(s);
-  }
+  sockets.push(...await nonReaders(port, CLIENTS));
   for (let i = 0; i < 200 && (await ask('n')) < CLIENTS; i++) await new Promise((r) => setTimeout(r, 20));
   const held = await ask('rss');
   t.diagnostic(`RSS while the responses wait: +${((held - base) / MiB).toFixed(1)} MiB`);

@@ -5,10 +5,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFixture, rss } from './fixture.mjs';
+import { startFixture, rss, nonReaders } from './fixture.mjs';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
-import { once } from 'node:events';
 import { impl } from './helpers.mjs';
 
 const fixture = fileURLToPath(new URL('./fixtures/memory-server.cjs', import.meta.url));
@@ -20,19 +18,6 @@ async function startServer(t, size) {
   return { port, pid, answered: () => ask() };
 }
 
-// `n` connections that each send one GET and never read the response.
-async function nonReaders(port, n) {
-  const sockets = [];
-  for (let i = 0; i < n; i++) {
-    const s = net.connect(port, '127.0.0.1');
-    s.on('error', () => {});
-    s.pause();
-    await once(s, 'connect');
-    s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    sockets.push(s);
-  }
-  return sockets;
-}
 
 for (const [n, size, bound] of [
   // Before: 456 MiB held for the whole attack (one native copy per

@@ -203,6 +203,8 @@ function benchCerts() {
   return dir;
 }
 
+// req/s, requests and failures from h2load's summary (it counts a 4xx/5xx
+// answer as failed too, and reports the max request time, not percentiles).
 function h2loadResult(out) {
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]);
   const counts = /requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
@@ -263,15 +265,7 @@ const loaders = {
     tool: 'h2load',
     settings: 'h2load -c10 -m10 -t1',
     async run(port, secs) {
-      const out = await runTool(tools.h2load, ['-c10', '-m10', '-t1', `-D${secs}`, `http://127.0.0.1:${port}/`]);
-      const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]);
-      const counts = /requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
-      const total = Number(counts?.[1]);
-      // h2load counts a 4xx/5xx answer as failed too.
-      const errors = counts ? Number(counts[2]) + Number(counts[3]) + Number(counts[4]) : NaN;
-      // h2load reports min/max/mean/sd of request time, not percentiles.
-      const max = /time for request:\s+[\d.]+(?:us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(out);
-      return { rps, total, errors, p99ms: null, maxMs: max ? toMs(max[1], max[2]) : null };
+      return h2loadResult(await runTool(tools.h2load, ['-c10', '-m10', '-t1', `-D${secs}`, `http://127.0.0.1:${port}/`]));
     },
   },
 };

@@ -211,7 +211,7 @@ class Transport {
         case wire.EV_END: {
           const res = exchanges.get(id);
           if (res !== undefined) {
-            endBody(res[kRequest], null);
+            endBody(res[kRequest]);
             if (res[kFinished]) exchanges.delete(id);
           } else {
             this.tunnels.get(id)?._onEnd();

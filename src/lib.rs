@@ -5,3 +5,6 @@
 
 pub mod binding;
 pub mod core;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

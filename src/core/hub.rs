@@ -995,6 +995,59 @@ mod tests {
         .await;
     }
 
+    /// Waiting streams are kept per session: with two sessions of 20
+    /// streams each, answering streams lets each session's waiting ones
+    /// in oldest first, every stream reaches JS once, and the lot ends
+    /// empty.
+    #[tokio::test(flavor = "current_thread")]
+    async fn waiting_streams_are_released_per_session_in_order() {
+        local(async {
+            let mut rig = Rig::new(Config::default()).await;
+            let mut pending = Vec::new();
+            let mut clients = Vec::new();
+            for name in ["a", "b"] {
+                let client = rig.client().await;
+                let (h2, conn) = h2::client::handshake(client).await.unwrap();
+                tokio::task::spawn_local(async move {
+                    let _ = conn.await;
+                });
+                let mut h2 = h2.ready().await.unwrap();
+                for n in 0..20 {
+                    let req = http::Request::get(format!("http://x/{name}{n:02}"))
+                        .body(())
+                        .unwrap();
+                    pending.push(h2.send_request(req, true).unwrap().0);
+                }
+                clients.push(h2);
+            }
+            let mut seen: Vec<String> = Vec::new();
+            while seen.len() < 40 {
+                let (id, url) = rig
+                    .wait_for(|e| match e {
+                        Ev::Request(id, _, url) => Some((*id, url.clone())),
+                        _ => None,
+                    })
+                    .await;
+                seen.push(url);
+                rig.respond(id, b"ok");
+            }
+            for response in pending {
+                assert_eq!(response.await.unwrap().status(), 200);
+            }
+            for name in ["/a", "/b"] {
+                let order: Vec<&String> = seen.iter().filter(|u| u.starts_with(name)).collect();
+                let mut sorted = order.clone();
+                sorted.sort();
+                sorted.dedup();
+                assert_eq!(order.len(), 20, "{seen:?}");
+                assert_eq!(order, sorted, "in order, once each");
+            }
+            assert_eq!(rig.hub.parked.len(), 0);
+            drop(clients);
+        })
+        .await;
+    }
+
     /// Head stage, reply dropped: the client goes away before the head, hyper
     /// drops the reply, and JS hears EV_ABORT for the exchange, which is
     /// gone.

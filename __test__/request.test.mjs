@@ -244,3 +244,81 @@ test('a body that finishes after its response was sent still ends: req gets ever
   const body = await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5000, 'no end').unref())]);
   assert.equal(body, 'helloworld');
 });
+
+// A batch of many requests is dispatched a slice at a time (lib/transport.js
+// drain()): between slices the responses go out and finished exchanges are
+// let go. With JS blocked while 600 clients send, the I/O thread gathers
+// them into one batch; each must still be answered with its own body, in
+// order per exchange, and no more than a slice runs before the next tick.
+test('a batch of 600 requests gathered while JS was busy is dispatched in slices, every body reaching its own request', async (t) => {
+  const N = 600;
+  let run = 0;
+  let longest = 0;
+  let tickPending = false;
+  let blocked = false;
+  const { port } = await serve(t, (req, res) => {
+    run++;
+    if (!tickPending) {
+      tickPending = true;
+      process.nextTick(() => {
+        longest = Math.max(longest, run);
+        run = 0;
+        tickPending = false;
+      });
+    }
+    if (req.url === '/block' && !blocked) {
+      blocked = true;
+      const until = Date.now() + 1500;
+      while (Date.now() < until);
+      res.end('blocked');
+      return;
+    }
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      res.end(`${req.url} ${body.length} ${body[0] ?? '-'} ${body[body.length - 1] ?? '-'}`);
+    });
+  });
+  // The clients run in another process: this one is blocked meanwhile.
+  const client = `
+    const http = require('node:http');
+    const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+    const N = ${N};
+    let ok = 0;
+    const started = Date.now();
+    http.get({ port: ${port}, host: '127.0.0.1', path: '/block', agent }, (r) => r.resume());
+    setTimeout(() => {
+      const all = [];
+      for (let i = 0; i < N; i++) {
+        const post = i % 2 === 0;
+        const body = post ? Buffer.alloc(5000, i % 251) : null;
+        all.push(new Promise((resolve) => {
+          const req = http.request({ port: ${port}, host: '127.0.0.1', path: '/r' + i, method: post ? 'POST' : 'GET', agent }, (res) => {
+            let text = '';
+            res.setEncoding('latin1');
+            res.on('data', (d) => { text += d; });
+            res.on('end', () => {
+              const want = post ? '/r' + i + ' 5000 ' + (i % 251) + ' ' + (i % 251) : '/r' + i + ' 0 - -';
+              if (res.statusCode === 200 && text === want) ok++;
+              else console.error('mismatch', i, res.statusCode, text);
+              resolve();
+            });
+          });
+          req.on('error', (e) => { console.error('error', i, e.message); resolve(); });
+          req.end(body);
+        }));
+      }
+      Promise.all(all).then(() => { console.log(JSON.stringify({ ok })); });
+    }, 200);
+  `;
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['-e', client], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill());
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  await new Promise((resolve) => child.on('exit', resolve));
+  assert.deepEqual(JSON.parse(out.trim()), { ok: N });
+  assert.ok(blocked);
+  assert.ok(longest > 1 && longest <= 256, `longest run without a tick between: ${longest}`);
+});

@@ -261,14 +261,22 @@ const loaders = {
     },
   },
   h1: wrkLoader('http', 'wrk -t1 -c50'),
-  h2c: {
-    tool: 'h2load',
-    settings: 'h2load -c10 -m10 -t1',
-    async run(port, secs) {
-      return h2loadResult(await runTool(tools.h2load, ['-c10', '-m10', '-t1', `-D${secs}`, `http://127.0.0.1:${port}/`]));
-    },
-  },
+  h2c: h2cLoader(10, 10),
+  // Many sessions, each with more streams open than lastcall lets reach JS
+  // at once (budget.rs): the waiting streams' path under load.
+  'h2c-many': h2cLoader(100, 100),
 };
+
+function h2cLoader(sessions, streams) {
+  const argv = [`-c${sessions}`, `-m${streams}`, '-t1'];
+  return {
+    tool: 'h2load',
+    settings: `h2load ${argv.join(' ')}`,
+    async run(port, secs) {
+      return h2loadResult(await runTool(tools.h2load, [...argv, `-D${secs}`, `http://127.0.0.1:${port}/`]));
+    },
+  };
+}
 
 // A 1 MiB POST per request, via a wrk Lua script written to a temp file.
 loaders.upload = {
@@ -328,6 +336,7 @@ const withAnchors = (impls, names = ['bun', 'deno']) => [...impls, ...names.filt
 const scenarios = [
   { name: 'hello-h1', loader: 'h1', impls: withAnchors(withHyper(['lastcall', 'node'])) },
   { name: 'hello-h2c', loader: 'h2c', impls: withAnchors(withHyper(['lastcall', 'node2']), ['deno']) },
+  { name: 'hello-h2c-many', loader: 'h2c-many', impls: ['lastcall', 'node2'], full: true },
   { name: 'response-64k', loader: 'h1', impls: ['lastcall', 'node'], mode: 'big', full: true },
   { name: 'upload-1m', loader: 'upload', impls: ['lastcall', 'node'], mode: 'echo', full: true },
   { name: 'ws-echo', loader: 'ws', impls: ['lastcall', 'node'], script: 'ws-echo.js' },

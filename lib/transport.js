@@ -16,6 +16,8 @@ const { kConn, kId, kResponse, kRequest, kFinished } = require('./symbols');
 const { onTlsRecord } = require('./tlsrecords');
 
 const EMPTY = Buffer.alloc(0);
+// Requests dispatched per slice of a batch (see Transport.drain).
+const SLICE = 256;
 
 class Transport {
   constructor(server) {
@@ -35,6 +37,14 @@ class Transport {
     this.flushScheduled = false;
     this.finishingList = [];
     this.onEvents = () => this.drain();
+    // The undispatched rest of a sliced batch (see drain()).
+    this.restBuf = null;
+    this.restAt = 0;
+    this.restScheduled = false;
+    this.onRest = () => {
+      this.restScheduled = false;
+      if (this.restBuf !== null) this.drain();
+    };
     // Subclasses given as Node's IncomingMessage / ServerResponse options.
     this.reqClass = null;
     this.resClass = null;
@@ -96,21 +106,63 @@ class Transport {
     }
   }
 
-  drain() {
+  // Takes the events the native side has for JS and dispatches them. A
+  // batch with many requests is dispatched a slice at a time: after each
+  // slice the responses are flushed and the finished exchanges let go (the
+  // microtasks and ticks after this callback) before the next slice, from
+  // setImmediate. Dispatched whole, a batch of thousands of requests (many
+  // HTTP/2 sessions, each with many streams) kept every req and res alive
+  // at once, past V8's young generation, and GC promoted them all. `all`:
+  // dispatch everything now (the server has closed).
+  drain(all = false) {
     const native = this.native;
-    const server = this.server;
     if (native === null) return;
-    const buf = native.drain();
+    // The rest of a sliced batch goes first; events drained after it
+    // would overtake it.
+    let buf = this.restBuf;
+    let p = this.restAt;
+    let fresh = buf === null;
+    if (fresh) {
+      buf = native.drain();
+      p = 0;
+    }
+    this.restBuf = null;
+    for (;;) {
+      p = this.dispatch(native, buf, p, all ? Infinity : SLICE);
+      if (p < buf.length) {
+        this.restBuf = buf;
+        this.restAt = p;
+        if (!this.restScheduled) {
+          this.restScheduled = true;
+          setImmediate(this.onRest);
+        }
+        return;
+      }
+      // A rest is done: what came meanwhile is taken now (its ring may
+      // have been spent on the rest). Closing: everything, now.
+      if (fresh && !all) return;
+      buf = native.drain();
+      if (buf.length === 0) return;
+      p = 0;
+      fresh = true;
+    }
+  }
+
+  // Dispatches the records of `buf` from `p` until `limit` requests have
+  // been dispatched; returns where it stopped.
+  dispatch(native, buf, p, limit) {
+    const server = this.server;
     const len = buf.length;
     const exchanges = this.exchanges;
     const now = performance.now();
-    let p = 0;
+    let requests = 0;
     let thrown;
-    while (p < len) {
+    while (p < len && requests < limit) {
       const type = buf[p];
       const id = u32(buf, p + 1);
       switch (type) {
         case wire.EV_REQUEST: {
+          requests++;
           const p0 = p;
           const conn = this.conns.get(u32(buf, p + 5));
           const version = buf[p + 9];
@@ -288,6 +340,7 @@ class Transport {
     if (thrown) {
       for (const err of thrown) process.nextTick(() => { throw err; });
     }
+    return p;
   }
 
   // An HTTP/1.1 request asked to switch protocols and someone listens for
@@ -314,7 +367,7 @@ class Transport {
   // The native server has fully closed: take its last events, then end
   // whatever JS still holds.
   closed() {
-    this.drain();
+    this.drain(true);
     this.flush();
     const native = this.native;
     this.native = null;

@@ -1042,7 +1042,7 @@ mod tests {
                 assert_eq!(order.len(), 20, "{seen:?}");
                 assert_eq!(order, sorted, "in order, once each");
             }
-            assert_eq!(rig.hub.parked.len(), 0);
+            assert_eq!(rig.hub.parked.waiting(), 0);
             drop(clients);
         })
         .await;

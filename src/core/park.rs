@@ -128,7 +128,7 @@ impl<R> ParkingLot<R> {
 
     /// How many streams wait, in every session (tests).
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub fn waiting(&self) -> usize {
         self.session_of.borrow().len()
     }
 }

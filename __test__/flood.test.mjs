@@ -1,15 +1,21 @@
 // HTTP/2 control-frame floods (issue 15): a client that sends PING or
 // SETTINGS frames, each owed an acknowledgement, while it reads nothing,
 // gets GOAWAY(ENHANCE_YOUR_CALM) and the connection closes, as nghttp2
-// (Node) does, instead of being held open for as long as it likes.
+// (Node) does, instead of being held open for as long as it likes. Over
+// h2c and over TLS alike.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
-import { createServer } from '../index.mjs';
+import { Duplex } from 'node:stream';
+import { createServer, createSecureServer } from '../index.mjs';
 import { PREFACE, encodeFrame } from './h2wire.mjs';
 import { listen, sleep } from './raw.mjs';
+import { makeCerts } from './tlshelpers.mjs';
+
+const certs = makeCerts();
 
 /** The frames in `buf` as `{ type, flags, stream, payload }`. */
 function frames(buf) {
@@ -23,10 +29,31 @@ function frames(buf) {
   return out;
 }
 
-async function flood(port, frame) {
-  const s = net.connect(port, '127.0.0.1');
+// A TLS client over a TCP socket through a Duplex, so that a paused TLS
+// socket really stops reading from TCP (node:tls alone keeps draining the
+// TCP socket into memory, and the server's writes never block).
+async function tlsOverTcp(port) {
+  const tcp = net.connect(port, '127.0.0.1');
+  await once(tcp, 'connect');
+  const duplex = new Duplex({
+    read() { tcp.resume(); },
+    write(chunk, enc, cb) { tcp.write(chunk, cb); },
+    final(cb) { tcp.end(); cb(); },
+    destroy(err, cb) { tcp.destroy(); cb(err); },
+  });
+  tcp.on('data', (d) => { if (!duplex.push(d)) tcp.pause(); });
+  tcp.on('end', () => duplex.push(null));
+  tcp.on('close', () => duplex.destroy());
+  tcp.on('error', () => {});
+  duplex.on('error', () => {});
+  return tls.connect({ socket: duplex, ca: certs.ca, servername: 'localhost', ALPNProtocols: ['h2'] });
+}
+
+async function flood(port, frame, secure) {
+  const s = secure ? await tlsOverTcp(port) : net.connect(port, '127.0.0.1');
   const closed = new Promise((resolve) => s.on('close', resolve));
-  await once(s, 'connect');
+  await once(s, secure ? 'secureConnect' : 'connect');
+  if (secure) assert.equal(s.alpnProtocol, 'h2');
   s.pause();
   let failed = false;
   s.on('error', () => { failed = true; });
@@ -37,7 +64,11 @@ async function flood(port, frame) {
   const t0 = performance.now();
   // Write until the server stops taking bytes (its socket, and ours, full).
   while (performance.now() - t0 < 20_000) {
-    if (s.writableLength < (1 << 20)) s.write(batch);
+    if (s.writableLength < (1 << 20)) {
+      s.write(batch);
+      // Let the socket (and over TLS, its TCP socket beneath) move bytes.
+      await new Promise(setImmediate);
+    }
     else {
       await sleep(20);
       still = s.writableLength === last ? still + 20 : 0;
@@ -57,15 +88,18 @@ async function flood(port, frame) {
   return frames(Buffer.concat(chunks));
 }
 
-for (const [name, frame] of [
+for (const [name, frame, secure] of [
   ['PING', encodeFrame(6, 0, 0, Buffer.alloc(8))],
   ['SETTINGS', encodeFrame(4, 0, 0)],
+  ['PING', encodeFrame(6, 0, 0, Buffer.alloc(8)), true],
+  ['SETTINGS', encodeFrame(4, 0, 0), true],
 ]) {
-  test(`a client flooding ${name} frames while not reading gets GOAWAY(ENHANCE_YOUR_CALM) and the connection closes`, async (t) => {
-    const server = createServer((req, res) => res.end('ok'));
+  test(`a client flooding ${name} frames${secure ? ' over TLS' : ''} while not reading gets GOAWAY(ENHANCE_YOUR_CALM) and the connection closes`, async (t) => {
+    const handler = (req, res) => res.end('ok');
+    const server = secure ? createSecureServer(certs.server, handler) : createServer(handler);
     const port = await listen(server);
     t.after(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
-    const got = await flood(port, frame);
+    const got = await flood(port, frame, secure);
     const goaway = got.find((f) => f.type === 7);
     assert.ok(goaway, `no GOAWAY among ${got.length} frames`);
     assert.equal(goaway.payload.readUInt32BE(4), 11, 'ENHANCE_YOUR_CALM');

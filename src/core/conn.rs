@@ -245,8 +245,12 @@ pub async fn serve(
         let mut ending = Box::pin(drive_h2(&shared, io, &state, &mut signals)).await;
         if let Some(last_stream) = state.activity().flooded() {
             // The client gets the linger of a clean close to take the
-            // GOAWAY: it has not been reading.
-            flood::goaway(&stream, last_stream).await;
+            // GOAWAY: it has not been reading. Over TLS the GOAWAY went
+            // into the TLS layer's last words, with its close_notify.
+            match &farewell {
+                None => flood::goaway(&stream, last_stream).await,
+                Some(farewell) => flood::send_patiently(&stream, &farewell.take()).await,
+            }
             ending = Ending::Clean;
         }
         shared.tracker.dec(Gauge::H2Sessions);

@@ -44,15 +44,22 @@ const GOAWAY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// short bound.
 pub async fn goaway(stream: &tokio::net::TcpStream, last_stream: Option<u32>) {
     let Some(last) = last_stream else { return };
-    let frame = goaway_calm(last);
+    send_patiently(stream, &goaway_calm(last)).await;
+}
+
+/// Writes `bytes` (our last words to a flooding client: its GOAWAY, or over
+/// TLS that and the close_notify, encrypted) as its window opens, within a
+/// short bound.
+pub async fn send_patiently(stream: &tokio::net::TcpStream, bytes: &[u8]) {
     let write = async {
-        loop {
+        let mut at = 0;
+        while at < bytes.len() {
             if stream.writable().await.is_err() {
                 return;
             }
-            match stream.try_write(&frame) {
+            match stream.try_write(&bytes[at..]) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                // A frame this short goes out whole into a writable socket.
+                Ok(n) if n > 0 => at += n,
                 _ => return,
             }
         }

@@ -195,9 +195,79 @@ pub struct Socket {
     /// HTTP/1.1 only: looks at request heads as they arrive.
     scan: Option<Box<HeadScan>>,
     /// HTTP/2 only: watches for control-frame floods.
-    flood: Option<Box<flood::Guard>>,
+    flood: Option<Box<FloodWatch>>,
+}
+
+/// The flood guard of one HTTP/2 connection (flood.rs), shown the bytes in
+/// clear both ways: by the plain socket, or by the TLS stream above it.
+#[derive(Default)]
+pub struct FloodWatch {
+    guard: flood::Guard,
     /// Set once the client floods: the most we wait for a frame boundary.
-    flood_wait: Option<Pin<Box<tokio::time::Sleep>>>,
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl FloodWatch {
+    /// Bytes just read from the client.
+    pub fn received(&mut self, bytes: &[u8]) {
+        self.guard.received(bytes);
+        self.check();
+    }
+
+    /// `n` bytes of `bufs` went out (or into the TLS layer) to the client.
+    pub fn sent<'a>(&mut self, mut n: usize, bufs: impl Iterator<Item = &'a [u8]>) {
+        for b in bufs {
+            if n == 0 {
+                break;
+            }
+            let k = n.min(b.len());
+            self.guard.sent(&b[..k]);
+            n -= k;
+        }
+    }
+
+    /// A write found no room.
+    pub fn blocked(&mut self) {
+        self.guard.blocked();
+        self.check();
+    }
+
+    /// Starts the wait when the guard sees a flood.
+    fn check(&mut self) {
+        if self.wait.is_none() && self.guard.flooding() {
+            self.wait = Some(Box::pin(tokio::time::sleep(flood::DRAIN_WAIT)));
+        }
+    }
+
+    /// While the client floods, reads and writes go on only until what we
+    /// wrote ends at a frame boundary (so a GOAWAY can follow it), or for
+    /// a short bound; then they fail, which ends hyper's connection, and
+    /// the connection task sends the GOAWAY (recorded in `state`). Nothing
+    /// more is read.
+    pub fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        reading: bool,
+        state: &Activity,
+    ) -> Poll<io::Result<()>> {
+        if state.flooded.load(Ordering::Relaxed) != 0 {
+            return Poll::Ready(Err(io::Error::other("HTTP/2 control frame flood")));
+        }
+        let Some(wait) = self.wait.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let v = if self.guard.at_boundary() {
+            1 << 32 | u64::from(self.guard.last_stream())
+        } else if wait.as_mut().poll(cx).is_ready() {
+            2 << 32
+        } else if reading {
+            return Poll::Pending;
+        } else {
+            return Poll::Ready(Ok(()));
+        };
+        state.flooded.store(v, Ordering::Relaxed);
+        Poll::Ready(Err(io::Error::other("HTTP/2 control frame flood")))
+    }
 }
 
 impl Socket {
@@ -209,7 +279,6 @@ impl Socket {
             state,
             scan: None,
             flood: None,
-            flood_wait: None,
         }
     }
 
@@ -224,66 +293,31 @@ impl Socket {
 
     /// Shows bytes just read to the flood guard.
     fn watch_flood(&mut self, bytes: &[u8]) {
-        if let Some(guard) = self.flood.as_deref_mut() {
-            guard.received(bytes);
-            self.check_flood();
+        if let Some(watch) = self.flood.as_deref_mut() {
+            watch.received(bytes);
         }
     }
 
-    /// Starts the flood wait when the guard sees a flood.
-    fn check_flood(&mut self) {
-        if let Some(guard) = self.flood.as_deref() {
-            if self.flood_wait.is_none() && guard.flooding() {
-                self.flood_wait = Some(Box::pin(tokio::time::sleep(flood::DRAIN_WAIT)));
-            }
-        }
-    }
-
-    /// While the client floods, reads and writes go on only until what we
-    /// wrote ends at a frame boundary (so a GOAWAY can follow it), or for
-    /// a short bound; then they fail, which ends hyper's connection, and
-    /// the connection task sends the GOAWAY. Nothing more is read.
+    /// See [`FloodWatch::poll`].
     fn poll_flood(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<io::Result<()>> {
-        if self.state.flooded.load(Ordering::Relaxed) != 0 {
-            return Poll::Ready(Err(io::Error::other("HTTP/2 control frame flood")));
+        match self.flood.as_deref_mut() {
+            Some(watch) => watch.poll(cx, reading, &self.state),
+            None => Poll::Ready(Ok(())),
         }
-        let (Some(guard), Some(wait)) = (self.flood.as_deref(), self.flood_wait.as_mut()) else {
-            return Poll::Ready(Ok(()));
-        };
-        let v = if guard.at_boundary() {
-            1 << 32 | u64::from(guard.last_stream())
-        } else if wait.as_mut().poll(cx).is_ready() {
-            2 << 32
-        } else if reading {
-            return Poll::Pending;
-        } else {
-            return Poll::Ready(Ok(()));
-        };
-        self.state.flooded.store(v, Ordering::Relaxed);
-        Poll::Ready(Err(io::Error::other("HTTP/2 control frame flood")))
     }
 
     /// Tells the flood guard how a write of `bufs` went.
     fn wrote<'a>(&mut self, r: &io::Result<usize>, bufs: impl Iterator<Item = &'a [u8]>) {
         self.state.wrote();
-        let (Some(guard), Ok(mut n)) = (self.flood.as_deref_mut(), r) else {
-            return;
-        };
-        for b in bufs {
-            if n == 0 {
-                break;
-            }
-            let k = n.min(b.len());
-            guard.sent(&b[..k]);
-            n -= k;
+        if let (Some(watch), Ok(n)) = (self.flood.as_deref_mut(), r) {
+            watch.sent(*n, bufs);
         }
     }
 
     fn write_blocked(&mut self) {
         self.state.write_waits();
-        if let Some(guard) = self.flood.as_deref_mut() {
-            guard.blocked();
-            self.check_flood();
+        if let Some(watch) = self.flood.as_deref_mut() {
+            watch.blocked();
         }
     }
 

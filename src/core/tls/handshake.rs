@@ -166,7 +166,7 @@ pub async fn open(
         return Opened::Closed(Ending::Clean);
     }
     Opened::Ready {
-        stream: Stream::tls(stream, (!h2).then(|| activity.clone())),
+        stream: Stream::tls(stream, activity.clone(), h2),
         h2,
     }
 }

@@ -43,7 +43,6 @@ async function tlsOverTcp(port) {
   });
   tcp.on('data', (d) => { if (!duplex.push(d)) tcp.pause(); });
   tcp.on('end', () => duplex.push(null));
-  tcp.on('close', () => duplex.destroy());
   tcp.on('error', () => {});
   duplex.on('error', () => {});
   return tls.connect({ socket: duplex, ca: certs.ca, servername: 'localhost', ALPNProtocols: ['h2'] });

@@ -164,6 +164,8 @@ impl Drop for Secure {
         // A flooding client is told why, as on a plain connection: the
         // flood guard stopped our writes at a frame boundary for it.
         if let Some(Some(last_stream)) = flooded {
+            // Whole, however full rustls's buffer is: 17 bytes more.
+            session.set_buffer_limit(None);
             let _ = session.writer().write_all(&flood::goaway_calm(last_stream));
         }
         // A second close_notify is not queued: rustls sends it once.

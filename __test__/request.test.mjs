@@ -7,7 +7,7 @@ import net from 'node:net';
 import http2 from 'node:http2';
 import { pipeline } from 'node:stream/promises';
 import { Writable, PassThrough } from 'node:stream';
-import { protocols, request, serve, sleep, dropClients } from './helpers.mjs';
+import { protocols, request, serve, sleep, dropClients, createServer, listen } from './helpers.mjs';
 import { connect } from './raw.mjs';
 
 for (const proto of protocols) {
@@ -321,4 +321,61 @@ test('a batch of 600 requests gathered while JS was busy is dispatched in slices
   assert.deepEqual(JSON.parse(out.trim()), { ok: N });
   assert.ok(blocked);
   assert.ok(longest <= 256, `longest run without a tick between: ${longest}`);
+});
+
+// close() called while such a batch is dispatched slice by slice: every
+// request of the batch was in flight when close() came, so each is
+// answered (DESIGN C3), and close() calls back once they all are.
+test('close() during a sliced batch of 600 requests: each is answered, then close() calls back', async (t) => {
+  const N = 600;
+  let blocked = false;
+  let seen = 0;
+  let closedAt = null;
+  const server = createServer((req, res) => {
+    seen++;
+    if (req.url === '/block' && !blocked) {
+      blocked = true;
+      const until = Date.now() + 1500;
+      while (Date.now() < until);
+      res.end('blocked');
+      return;
+    }
+    if (seen === 10) server.close(() => { closedAt = seen; });
+    res.end(req.url);
+  });
+  const port = await listen(server);
+  t.after(() => { if (server.listening) server.close(); });
+  const client = `
+    const http = require('node:http');
+    const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+    let ok = 0;
+    http.get({ port: ${port}, host: '127.0.0.1', path: '/block', agent }, (r) => r.resume());
+    setTimeout(() => {
+      const all = [];
+      for (let i = 0; i < ${N}; i++) {
+        all.push(new Promise((resolve) => {
+          http.get({ port: ${port}, host: '127.0.0.1', path: '/r' + i, agent }, (res) => {
+            let text = '';
+            res.on('data', (d) => { text += d; });
+            res.on('end', () => { if (text === '/r' + i) ok++; resolve(); });
+          }).on('error', resolve);
+        }));
+      }
+      Promise.all(all).then(() => console.log(JSON.stringify({ ok })));
+    }, 200);
+  `;
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['-e', client], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill());
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  await new Promise((resolve) => child.on('exit', resolve));
+  const { ok } = JSON.parse(out.trim());
+  // Requests that reached the server before close() are all answered; the
+  // blocked batch is all of them unless the machine was too slow to send
+  // them within the block.
+  assert.equal(ok, seen - 1, `answered ${ok} of the ${seen - 1} that reached the handler`);
+  assert.ok(seen > 10);
+  await new Promise((resolve) => { const wait = () => (closedAt !== null ? resolve() : setTimeout(wait, 10)); wait(); });
+  assert.equal(closedAt, seen, 'close() called back after the last request was answered');
 });

@@ -232,6 +232,17 @@ impl FloodWatch {
         self.check();
     }
 
+    /// A write of ours over TLS found no room: as [`FloodWatch::blocked`],
+    /// and an error if that ends the connection (a write never waits on
+    /// the guard, so nothing is pending here).
+    pub fn write_stuck(&mut self, cx: &mut Context<'_>, state: &Activity) -> io::Result<()> {
+        self.blocked();
+        match self.poll(cx, false, state) {
+            Poll::Ready(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Starts the wait when the guard sees a flood.
     fn check(&mut self) {
         if self.wait.is_none() && self.guard.flooding() {

@@ -134,10 +134,7 @@ impl Secure {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
-                    watch.blocked();
-                    if let Poll::Ready(Err(e)) = watch.poll(cx, false, activity) {
-                        return Poll::Ready(Err(e));
-                    }
+                    watch.write_stuck(cx, activity)?;
                     return Poll::Pending;
                 }
             }
@@ -145,12 +142,7 @@ impl Secure {
         let r = write(inner, cx);
         match &r {
             Poll::Ready(Ok(n)) => watch.sent(*n, bufs.iter().map(|b| &b[..])),
-            Poll::Pending => {
-                watch.blocked();
-                if let Poll::Ready(Err(e)) = watch.poll(cx, false, activity) {
-                    return Poll::Ready(Err(e));
-                }
-            }
+            Poll::Pending => watch.write_stuck(cx, activity)?,
             Poll::Ready(Err(_)) => {}
         }
         r
@@ -253,10 +245,7 @@ impl AsyncWrite for Stream {
                 // rustls's bytes could not all go out: a blocked write, to
                 // the flood guard.
                 if let (Poll::Pending, Some((watch, activity))) = (&r, t.flood.as_mut()) {
-                    watch.blocked();
-                    if let Poll::Ready(Err(e)) = watch.poll(cx, false, activity) {
-                        return Poll::Ready(Err(e));
-                    }
+                    watch.write_stuck(cx, activity)?;
                 }
                 r
             }
